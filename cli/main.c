@@ -1,0 +1,275 @@
+/*
+ * bin/pretnum: one binary, subcommands. Every failure exits non-zero with one line on
+ * stderr; every success prints what API.md says (an id) on stdout.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "pretnum/db.h"
+#include "pretnum/lending.h"
+#include "pretnum/server.h"
+
+static const char usage[] =
+    "usage: pretnum COMMAND [ARGS]\n"
+    "  serve                                   serve HTTP (PRETNUM_PORT, PRETNUM_DATA_DIR)\n"
+    "  migrate                                 apply pending migrations\n"
+    "  consortium add NAME                     prints the id\n"
+    "  library add --consortium ID --code CODE NAME\n"
+    "  patron add --library CODE --card CARD [--name N] [--email E]   (password on stdin)\n"
+    "  staff add --consortium ID [--library CODE] --email E --role consortium_admin|library_admin\n"
+    "                                          (password on stdin)\n"
+    "The database is PRETNUM_DATABASE_URL (a libpq conninfo or URI), by default the\n"
+    "embedded cluster in ./var/pg.\n";
+
+static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("pretnum: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+static char *conninfo(void)
+{
+    const char *url = getenv("PRETNUM_DATABASE_URL");
+    if (url && *url)
+        return strdup(url);
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd))
+        return NULL;
+    char *s;
+    if (asprintf(&s, "host=%s/var/pg/sock user=pretnum dbname=pretnum", cwd) < 0)
+        return NULL;
+    return s;
+}
+
+static struct db *connect_db(void)
+{
+    char *ci = conninfo();
+    char err[512];
+    struct db *db = ci ? db_open(ci, err, sizeof err) : NULL;
+    if (!db)
+        die("%s", ci ? err : "out of memory");
+    free(ci);
+    return db;
+}
+
+static int lend_exit(enum lend_status st, const struct lend_err *err)
+{
+    if (st == LEND_OK)
+        return 0;
+    return die("%s", err->message[0] ? err->message : "failed");
+}
+
+/* Reads the password from stdin (never argv: ps would show it). */
+static char *read_password(void)
+{
+    static char buf[1100];
+    struct termios old, quiet;
+    bool tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+    if (tty) {
+        fputs("password: ", stderr);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    char *p = fgets(buf, sizeof buf, stdin);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fputc('\n', stderr);
+    }
+    if (!p)
+        return NULL;
+    buf[strcspn(buf, "\r\n")] = 0;
+    return buf;
+}
+
+static void print_line(const char *line)
+{
+    puts(line);
+}
+
+static int cmd_migrate(void)
+{
+    char *ci = conninfo();
+    char err[512];
+    struct db *db = ci ? db_open_unprepared(ci, err, sizeof err) : NULL;
+    free(ci);
+    if (!db)
+        return die("%s", err);
+    int n = db_migrate(db, true, print_line, err, sizeof err);
+    db_close(db);
+    if (n < 0)
+        return die("%s", err);
+    if (n == 0)
+        puts("database is up to date");
+    return 0;
+}
+
+static int env_int(const char *name, int def)
+{
+    const char *v = getenv(name);
+    return v && *v ? atoi(v) : def;
+}
+
+static int cmd_serve(void)
+{
+    char *ci = conninfo();
+    if (!ci)
+        return die("out of memory");
+    const char *data = getenv("PRETNUM_DATA_DIR");
+    struct srv_config cfg = {
+        .bind = getenv("PRETNUM_BIND") ? getenv("PRETNUM_BIND") : "127.0.0.1",
+        .port = env_int("PRETNUM_PORT", 8080),
+        .conninfo = ci,
+        .data_dir = data && *data ? data : "var/data",
+        .secure_cookies = env_int("PRETNUM_SECURE_COOKIES", 0) != 0,
+    };
+    /* Signals are taken by sigwait() below, not by the worker threads. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    struct srv *s;
+    char err[512];
+    if (srv_start(&cfg, &s, err, sizeof err) != 0) {
+        free(ci);
+        return die("%s", err);
+    }
+    fprintf(stderr, "level=info msg=\"serving on http://%s:%d\"\n", cfg.bind, srv_port(s));
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stderr, "level=info msg=\"%s received: finishing requests in flight\"\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+    srv_stop(s, 10000);
+    free(ci);
+    fprintf(stderr, "level=info msg=\"stopped\"\n");
+    return 0;
+}
+
+struct opts {
+    const char *consortium, *library, *code, *card, *name, *email, *role;
+};
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+    static const struct option longopts[] = {
+        {"consortium", required_argument, NULL, 'c'}, {"library", required_argument, NULL, 'l'},
+        {"code", required_argument, NULL, 'C'},       {"card", required_argument, NULL, 'k'},
+        {"name", required_argument, NULL, 'n'},       {"email", required_argument, NULL, 'e'},
+        {"role", required_argument, NULL, 'r'},       {NULL, 0, NULL, 0},
+    };
+    int ch;
+    opterr = 0;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': o->consortium = optarg; break;
+        case 'l': o->library = optarg; break;
+        case 'C': o->code = optarg; break;
+        case 'k': o->card = optarg; break;
+        case 'n': o->name = optarg; break;
+        case 'e': o->email = optarg; break;
+        case 'r': o->role = optarg; break;
+        default:
+            return die("unknown or incomplete option \"%s\"", argv[optind - 1]);
+        }
+    }
+    return 0;
+}
+
+static int cmd_add(const char *what, int argc, char **argv)
+{
+    struct opts o = {0};
+    if (parse_opts(argc, argv, &o) != 0)
+        return 1;
+    const char *positional = optind < argc ? argv[optind] : NULL;
+    char id[37];
+    struct lend_err err = {0};
+    enum lend_status st;
+
+    if (!strcmp(what, "consortium")) {
+        if (!positional)
+            return die("consortium add needs a NAME");
+        struct db *db = connect_db();
+        if (!db)
+            return 1;
+        st = lend_consortium_add(db, positional, id, &err);
+        db_close(db);
+    } else if (!strcmp(what, "library")) {
+        if (!o.consortium || !o.code || !positional)
+            return die("library add needs --consortium ID --code CODE NAME");
+        struct db *db = connect_db();
+        if (!db)
+            return 1;
+        st = lend_library_add(db, o.consortium, o.code, positional, id, &err);
+        db_close(db);
+    } else if (!strcmp(what, "patron")) {
+        if (!o.library || !o.card)
+            return die("patron add needs --library CODE --card CARD");
+        char *pw = read_password();
+        if (!pw)
+            return die("patron add reads the password from stdin, and stdin was empty");
+        struct db *db = connect_db();
+        if (!db)
+            return 1;
+        st = lend_patron_add(db, o.library, o.card, o.name, o.email, pw, id, &err);
+        sodium_memzero(pw, strlen(pw));
+        db_close(db);
+    } else if (!strcmp(what, "staff")) {
+        if (!o.consortium || !o.email || !o.role)
+            return die("staff add needs --consortium ID --email E --role ROLE");
+        char *pw = read_password();
+        if (!pw)
+            return die("staff add reads the password from stdin, and stdin was empty");
+        struct db *db = connect_db();
+        if (!db)
+            return 1;
+        st = lend_staff_add(db, o.consortium, o.library, o.email, o.role, pw, id, &err);
+        sodium_memzero(pw, strlen(pw));
+        db_close(db);
+    } else {
+        return die("unknown command \"%s\"", what);
+    }
+    if (st != LEND_OK)
+        return lend_exit(st, &err);
+    puts(id);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (sodium_init() < 0)
+        return die("could not initialise libsodium");
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "serve"))
+        return cmd_serve();
+    if (!strcmp(cmd, "migrate"))
+        return cmd_migrate();
+    if (!strcmp(cmd, "consortium") || !strcmp(cmd, "library") || !strcmp(cmd, "patron") ||
+        !strcmp(cmd, "staff")) {
+        if (argc < 3 || strcmp(argv[2], "add") != 0)
+            return die("usage: pretnum %s add ...", cmd);
+        return cmd_add(cmd, argc - 2, argv + 2);
+    }
+    return die("unknown command \"%s\" (see pretnum --help)", cmd);
+}

@@ -1,0 +1,68 @@
+/*
+ * Private to lending/: the one place libpq is seen. Every statement is named and
+ * prepared once per connection from the table in lending/statements.c.
+ */
+#ifndef PRETNUM_LENDING_SQL_H
+#define PRETNUM_LENDING_SQL_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "pretnum/db.h"
+#include "pretnum/lending.h"
+
+struct db_statement {
+    const char *name;
+    const char *sql;
+    int nparams;
+};
+
+/** The statement table, ending with {NULL}. */
+extern const struct db_statement db_statements[];
+
+/**
+ * What a query came to (GNU Taler's qs): a count of rows >= 0, or a soft error that a
+ * retry of the whole transaction may cure (serialization failure, deadlock), or a
+ * hard one (connection lost, constraint broken, bug).
+ */
+enum db_qs { DB_HARD = -2, DB_SOFT = -1 };
+
+struct db {
+    PGconn *conn;
+    char *conninfo;
+    double last_attempt; /* monotonic seconds of the last connection attempt */
+    bool prepared;
+    bool unprepared; /* opened for migrations: prepares nothing */
+    char sqlstate[6]; /* of the last failure, "" otherwise */
+};
+
+/**
+ * Runs the prepared statement `name` with text parameters (NULL = SQL NULL). On success
+ * returns the result, which you own (PQclear), and sets *qs to its row count; on failure
+ * returns NULL, sets *qs to DB_SOFT or DB_HARD and logs the reason.
+ */
+PGresult *db_exec(struct db *db, const char *name, int nparams, const char *const *params, int *qs);
+
+/** Executes one plain command (BEGIN, COMMIT, ROLLBACK...). Returns 0 or a db_qs. */
+int db_command(struct db *db, const char *sql);
+
+/**
+ * Runs cb(db, ctx) inside BEGIN ... COMMIT, retrying the whole transaction up to a few
+ * times on soft errors. cb returns LEND_OK to commit; anything else rolls back and is
+ * returned as it is. A hard database failure is LEND_UNAVAILABLE when the connection
+ * is gone and LEND_INTERNAL otherwise.
+ */
+enum lend_status db_transaction(struct db *db, enum lend_status (*cb)(struct db *, void *), void *ctx);
+
+/** Maps a failed query's state to a lending status (unavailable, retry or internal). */
+enum lend_status db_failure(struct db *db, int qs);
+
+/** True when the last failure was a unique violation (23505). */
+bool db_unique_violation(const struct db *db);
+
+/** Field helpers: the value of row r, column named col; NULL when SQL NULL. */
+const char *db_get(const PGresult *res, int r, const char *col);
+long long db_get_ll(const PGresult *res, int r, const char *col);
+bool db_get_bool(const PGresult *res, int r, const char *col);
+
+#endif

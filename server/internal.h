@@ -1,0 +1,119 @@
+/*
+ * Private to server/: the request and the helpers every handler uses. A handler reads
+ * the request, calls lending, and replies exactly once through an srv_reply_* helper;
+ * what it allocates lives in r->arena.
+ */
+#ifndef PRETNUM_SERVER_INTERNAL_H
+#define PRETNUM_SERVER_INTERNAL_H
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+
+#include "pretnum/arena.h"
+#include "pretnum/db.h"
+#include "pretnum/lending.h"
+#include "pretnum/server.h"
+
+extern const struct srv_route srv_routes[];
+extern const int srv_route_count;
+
+/* Statuses counted per route in /metrics; anything else is counted as "other". */
+#define SRV_STATUS_KINDS 19
+
+struct srv_metrics {
+    atomic_ulong *requests; /* [route + 1][SRV_STATUS_KINDS]; row 0 = no route */
+    atomic_ulong latency[12];
+    atomic_ulong latency_count;
+    atomic_ullong latency_sum_us;
+};
+
+struct srv {
+    struct MHD_Daemon *d;
+    struct srv_config cfg;
+    struct db_pool *pool;
+    atomic_int inflight;
+    struct srv_metrics m;
+};
+
+struct srv_req {
+    struct srv *srv;
+    struct arena *arena;
+    struct MHD_Connection *conn;
+    const char *method, *path;
+    char rid[17];
+    char client[64];
+    double t0;
+    int route; /* index in srv_routes, -1 none */
+    struct srv_params params;
+
+    char *body;
+    size_t body_len, body_cap;
+    bool too_large;
+
+    struct db *db;
+    struct lend_principal who;
+    bool signed_in, via_cookie;
+    const char *token;
+
+    unsigned status;
+    struct MHD_Response *resp;
+};
+
+/** A path parameter by name ("id"), or NULL. */
+const char *srv_param(struct srv_req *r, const char *name);
+
+/** A query-string argument, or NULL. */
+const char *srv_query(struct srv_req *r, const char *name);
+
+/** A request header, or NULL. */
+const char *srv_header(struct srv_req *r, const char *name);
+
+/**
+ * A database connection for this request, returned to the pool when it completes.
+ * NULL when the database is down: the 503 has then been sent.
+ */
+struct db *srv_db(struct srv_req *r);
+
+/** Parses the body as a JSON object; on failure replies 400/415 and returns NULL. */
+json_t *srv_body_json(struct srv_req *r);
+
+/** Reads ?page=&per_page= (1.., 1..100, default 1 and 20); on bad values replies 400. */
+bool srv_page(struct srv_req *r, int *page, int *per_page);
+
+enum srv_need { SRV_PATRON = 1, SRV_LIBRARY_ADMIN = 2, SRV_CONSORTIUM_ADMIN = 4,
+                SRV_STAFF = SRV_LIBRARY_ADMIN | SRV_CONSORTIUM_ADMIN,
+                SRV_ANYONE = SRV_PATRON | SRV_STAFF };
+
+/**
+ * Resolves the caller's session (bearer token or cookie; cookie requests that change
+ * state must carry the CSRF token) and checks its role is among `need`. On failure
+ * replies 401/403/503 and returns false.
+ */
+bool srv_require(struct srv_req *r, unsigned need);
+
+/* Replies. Each queues the one response of the request; the first call wins. */
+void srv_reply_json(struct srv_req *r, unsigned status, json_t *body /* stolen */);
+void srv_reply_error(struct srv_req *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void srv_reply_lend(struct srv_req *r, enum lend_status st, const struct lend_err *err);
+void srv_reply_empty(struct srv_req *r, unsigned status);
+void srv_reply_buffer(struct srv_req *r, unsigned status, const char *content_type, char *buf,
+                      size_t len /* buf is malloc'd and stolen */);
+/** Adds a header to the response already set (Set-Cookie, Location...). */
+void srv_add_header(struct srv_req *r, const char *name, const char *value);
+
+/** Writes the Prometheus text exposition of the server's metrics (malloc'd). */
+char *srv_metrics_text(struct srv *s, size_t *len);
+
+/* Handlers */
+void h_healthz(struct srv_req *r);
+void h_metrics(struct srv_req *r);
+void h_session_create(struct srv_req *r);
+void h_session_delete(struct srv_req *r);
+void h_me(struct srv_req *r);
+void h_admin_libraries(struct srv_req *r);
+void h_admin_library_update(struct srv_req *r);
+void h_admin_patrons(struct srv_req *r);
+void h_admin_patron(struct srv_req *r);
+
+#endif

@@ -1,0 +1,17 @@
+#include "internal.h"
+
+/* The whole HTTP surface, in one table. A GET route answers HEAD too. */
+const struct srv_route srv_routes[] = {
+    {"GET", "/healthz", h_healthz, "healthz"},
+    {"GET", "/metrics", h_metrics, "metrics"},
+    {"POST", "/api/v1/session", h_session_create, "session_create"},
+    {"DELETE", "/api/v1/session", h_session_delete, "session_delete"},
+    {"GET", "/api/v1/me", h_me, "me"},
+    {"GET", "/api/v1/admin/libraries", h_admin_libraries, "admin_libraries"},
+    {"PATCH", "/api/v1/admin/libraries/{code}", h_admin_library_update, "admin_library_update"},
+    {"GET", "/api/v1/admin/patrons", h_admin_patrons, "admin_patrons"},
+    {"GET", "/api/v1/admin/patrons/{id}", h_admin_patron, "admin_patron"},
+    {NULL, NULL, NULL, NULL},
+};
+
+const int srv_route_count = sizeof srv_routes / sizeof *srv_routes - 1;

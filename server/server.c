@@ -1,0 +1,636 @@
+/*
+ * The daemon: libmicrohttpd's internal thread pool (epoll), the request life cycle,
+ * replies, the access log, metrics and graceful shutdown.
+ */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_JSON_DEPTH 32
+
+static double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const unsigned status_kinds[SRV_STATUS_KINDS - 1] = {200, 201, 204, 206, 304, 400, 401, 403, 404,
+                                                           405, 409, 413, 415, 422, 429, 500, 503, 416};
+
+static int status_index(unsigned st)
+{
+    for (int i = 0; i < SRV_STATUS_KINDS - 1; i++)
+        if (status_kinds[i] == st)
+            return i;
+    return SRV_STATUS_KINDS - 1;
+}
+
+static const double latency_bounds[12] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                          0.1,   0.25,   0.5,   1,    2.5,   10};
+
+/* ---- replies ---- */
+
+static void set_response(struct srv_req *r, unsigned status, struct MHD_Response *resp, const char *ctype)
+{
+    if (r->resp) { /* a handler replied twice: keep the first */
+        MHD_destroy_response(resp);
+        return;
+    }
+    r->status = status;
+    r->resp = resp;
+    if (ctype)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(resp, "X-Request-Id", r->rid);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    if (!MHD_get_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+}
+
+void srv_reply_buffer(struct srv_req *r, unsigned status, const char *content_type, char *buf, size_t len)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(buf);
+        return;
+    }
+    set_response(r, status, resp, content_type);
+}
+
+void srv_reply_json(struct srv_req *r, unsigned status, json_t *body)
+{
+    char *s = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!s) {
+        s = strdup("{\"error\":{\"code\":\"internal_error\",\"message\":\"could not encode the answer\"}}");
+        status = 500;
+    }
+    srv_reply_buffer(r, status, "application/json", s, strlen(s));
+}
+
+void srv_reply_error(struct srv_req *r, unsigned status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    srv_reply_json(r, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+}
+
+void srv_reply_lend(struct srv_req *r, enum lend_status st, const struct lend_err *err)
+{
+    static const unsigned http[] = {
+        [LEND_OK] = 200,          [LEND_INVALID] = 400,     [LEND_UNAUTHORIZED] = 401,
+        [LEND_FORBIDDEN] = 403,   [LEND_NOT_FOUND] = 404,   [LEND_CONFLICT] = 409,
+        [LEND_THROTTLED] = 429,   [LEND_UNAVAILABLE] = 503, [LEND_RETRY] = 503,
+        [LEND_INTERNAL] = 500,
+    };
+    unsigned status = (unsigned)st < sizeof http / sizeof *http ? http[st] : 500;
+    const char *code = err && err->code ? err->code : "internal_error";
+    const char *msg = err && err->code ? err->message : "Something went wrong on our side.";
+    srv_reply_error(r, status, code, "%s", msg);
+    if (st == LEND_THROTTLED && err) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", err->retry_after > 0 ? err->retry_after : 1);
+        srv_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
+    if (st == LEND_UNAVAILABLE || st == LEND_RETRY)
+        srv_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+}
+
+void srv_reply_empty(struct srv_req *r, unsigned status)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (resp)
+        set_response(r, status, resp, NULL);
+}
+
+void srv_add_header(struct srv_req *r, const char *name, const char *value)
+{
+    if (r->resp)
+        MHD_add_response_header(r->resp, name, value);
+}
+
+/* ---- request accessors ---- */
+
+const char *srv_param(struct srv_req *r, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 0; i < r->params.n; i++)
+        if (r->params.name_len[i] == n && !strncmp(r->params.name[i], name, n))
+            return r->params.value[i];
+    return NULL;
+}
+
+const char *srv_query(struct srv_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *srv_header(struct srv_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+static void put_db(void *p)
+{
+    struct srv_req *r = p;
+    db_pool_put(r->srv->pool, r->db);
+    r->db = NULL;
+}
+
+struct db *srv_db(struct srv_req *r)
+{
+    if (r->db)
+        return r->db;
+    r->db = db_pool_get(r->srv->pool, 5000);
+    if (!r->db) {
+        srv_reply_error(r, 503, "database_unavailable", "The database is not answering; try again shortly.");
+        srv_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+        return NULL;
+    }
+    arena_defer(r->arena, put_db, r);
+    return r->db;
+}
+
+static void decref(void *p)
+{
+    json_decref(p);
+}
+
+json_t *srv_body_json(struct srv_req *r)
+{
+    const char *ct = srv_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    size_t n = strlen("application/json");
+    if (!ct || strncasecmp(ct, "application/json", n) != 0 || (ct[n] && ct[n] != ';' && ct[n] != ' ')) {
+        srv_reply_error(r, 415, "unsupported_media_type", "Send the body as application/json.");
+        return NULL;
+    }
+    char err[200];
+    json_t *j = srv_json_parse(r->body ? r->body : "", r->body_len, MAX_JSON_DEPTH, err, sizeof err);
+    if (!j) {
+        srv_reply_error(r, 400, "invalid_json", "The body is not valid JSON: %s.", err);
+        return NULL;
+    }
+    arena_defer(r->arena, decref, j);
+    if (!json_is_object(j)) {
+        srv_reply_error(r, 400, "invalid_json", "The body must be a JSON object.");
+        return NULL;
+    }
+    return j;
+}
+
+static bool parse_int(const char *s, long lo, long hi, int *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end || v < lo || v > hi)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+bool srv_page(struct srv_req *r, int *page, int *per_page)
+{
+    const char *p = srv_query(r, "page"), *pp = srv_query(r, "per_page");
+    *page = 1;
+    *per_page = 20;
+    if ((p && !parse_int(p, 1, 1000000, page)) || (pp && !parse_int(pp, 1, 100, per_page))) {
+        srv_reply_error(r, 400, "invalid_page", "page must be 1 or more and per_page from 1 to 100.");
+        return false;
+    }
+    return true;
+}
+
+/* ---- authentication ---- */
+
+static bool same_origin(struct srv_req *r, const char *origin)
+{
+    const char *host = srv_header(r, MHD_HTTP_HEADER_HOST);
+    if (!host)
+        return false;
+    const char *rest = !strncmp(origin, "http://", 7) ? origin + 7 : !strncmp(origin, "https://", 8) ? origin + 8 : NULL;
+    return rest && !strcmp(rest, host);
+}
+
+static bool safe_method(const char *m)
+{
+    return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS");
+}
+
+bool srv_require(struct srv_req *r, unsigned need)
+{
+    if (!r->signed_in) {
+        const char *auth = srv_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+        const char *token = NULL;
+        if (auth && !strncasecmp(auth, "Bearer ", 7)) {
+            token = auth + 7;
+        } else {
+            token = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "pretnum_session");
+            r->via_cookie = token != NULL;
+        }
+        if (!token) {
+            srv_reply_error(r, 401, "not_signed_in", "Please sign in.");
+            return false;
+        }
+        if (r->via_cookie && !safe_method(r->method)) {
+            /* A cookie rides along with cross-site requests; the CSRF token does not. */
+            const char *origin = srv_header(r, "Origin");
+            const char *sent = srv_header(r, "X-CSRF-Token");
+            char want[LEND_TOKEN_LEN + 1];
+            lend_csrf_token(token, want);
+            if ((origin && !same_origin(r, origin)) || !sent || strlen(sent) != LEND_TOKEN_LEN ||
+                sodium_memcmp(sent, want, LEND_TOKEN_LEN) != 0) {
+                srv_reply_error(r, 403, "csrf_failed",
+                                "This request lacks the page's security token; reload the page and try again.");
+                return false;
+            }
+        }
+        struct db *db = srv_db(r);
+        if (!db)
+            return false;
+        struct lend_err err = {0};
+        enum lend_status st = lend_session_lookup(db, token, &r->who, &err);
+        if (st != LEND_OK) {
+            srv_reply_lend(r, st, &err);
+            return false;
+        }
+        r->token = arena_strdup(r->arena, token);
+        r->signed_in = true;
+    }
+    unsigned have = r->who.role == LEND_PATRON           ? SRV_PATRON
+                    : r->who.role == LEND_LIBRARY_ADMIN ? SRV_LIBRARY_ADMIN
+                                                         : SRV_CONSORTIUM_ADMIN;
+    if (!(have & need)) {
+        if (need & SRV_PATRON)
+            srv_reply_error(r, 403, "patrons_only", "This is for library members.");
+        else
+            srv_reply_error(r, 403, "staff_only", "This is for library staff.");
+        return false;
+    }
+    return true;
+}
+
+/* ---- request life cycle ---- */
+
+static void free_body(void *p)
+{
+    struct srv_req *r = p;
+    free(r->body);
+}
+
+static bool bad_framing(struct MHD_Connection *c)
+{
+    /* libmicrohttpd 0.9.75 lets Transfer-Encoding win over Content-Length and reads only
+     * the first of several Content-Length headers: both are smuggling vectors. */
+    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return te && cl;
+}
+
+static enum MHD_Result count_cl(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    (void)value;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+        (*(int *)cls)++;
+    return MHD_YES;
+}
+
+static enum MHD_Result queue(struct srv_req *r)
+{
+    if (!r->resp)
+        srv_reply_error(r, 500, "internal_error", "Something went wrong on our side.");
+    if (!r->resp)
+        return MHD_NO;
+    enum MHD_Result ok = MHD_queue_response(r->conn, r->status, r->resp);
+    MHD_destroy_response(r->resp);
+    r->resp = NULL;
+    return ok;
+}
+
+static struct srv_req *req_new(struct srv *s, struct MHD_Connection *c, const char *url, const char *method)
+{
+    struct arena *a = arena_new();
+    if (!a)
+        return NULL;
+    struct srv_req *r = arena_alloc(a, sizeof *r);
+    r->srv = s;
+    r->arena = a;
+    r->conn = c;
+    r->method = arena_strdup(a, method);
+    r->path = arena_strdup(a, url);
+    r->t0 = now_mono();
+    r->route = -1;
+    unsigned char id[8];
+    randombytes_buf(id, sizeof id);
+    sodium_bin2hex(r->rid, sizeof r->rid, id, sizeof id);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(r->client, sizeof r->client, "-");
+    if (ci && ci->client_addr) {
+        if (ci->client_addr->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr,
+                      r->client, sizeof r->client);
+        else if (ci->client_addr->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr,
+                      r->client, sizeof r->client);
+    }
+    atomic_fetch_add(&s->inflight, 1);
+    return r;
+}
+
+static void dispatch(struct srv_req *r)
+{
+    if (r->route == -2) {
+        char allow[128] = "";
+        for (int i = 0; srv_routes[i].method; i++) {
+            struct srv_params p;
+            if (srv_route_match(&srv_routes[i], srv_routes[i].method, r->path, &p) == 0 &&
+                strlen(allow) + 16 < sizeof allow) {
+                if (allow[0])
+                    strcat(allow, ", ");
+                strcat(allow, srv_routes[i].method);
+            }
+        }
+        srv_reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s.", r->method, r->path);
+        srv_add_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+        return;
+    }
+    if (r->route < 0) {
+        srv_reply_error(r, 404, "not_found", "There is nothing at this address.");
+        return;
+    }
+    srv_routes[r->route].handler(r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **req_cls)
+{
+    (void)version;
+    struct srv *s = cls;
+    struct srv_req *r = *req_cls;
+    if (!r) {
+        r = req_new(s, c, url, method);
+        if (!r)
+            return MHD_NO;
+        *req_cls = r;
+        r->route = srv_route_match(srv_routes, method, url, &r->params);
+        int cls_count = 0;
+        MHD_get_connection_values(c, MHD_HEADER_KIND, count_cl, &cls_count);
+        if (cls_count > 1 || bad_framing(c)) {
+            srv_reply_error(r, 400, "bad_framing", "Send one Content-Length or chunked encoding, not both.");
+            MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONNECTION, "close");
+            return queue(r);
+        }
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
+            srv_reply_error(r, 413, "too_large", "The request body is larger than %zu bytes.", s->cfg.max_body);
+            MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONNECTION, "close");
+            return queue(r);
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (now_mono() - r->t0 > s->cfg.request_deadline_s)
+            return MHD_NO; /* a client trickling its body past the deadline is dropped */
+        if (r->too_large || r->body_len + *upload_size > s->cfg.max_body) {
+            r->too_large = true;
+        } else {
+            if (r->body_len + *upload_size + 1 > r->body_cap) {
+                size_t cap = r->body_cap ? r->body_cap : 4096;
+                while (cap < r->body_len + *upload_size + 1)
+                    cap *= 2;
+                char *nb = realloc(r->body, cap);
+                if (!nb)
+                    return MHD_NO;
+                if (!r->body)
+                    arena_defer(r->arena, free_body, r);
+                r->body = nb;
+                r->body_cap = cap;
+            }
+            memcpy(r->body + r->body_len, upload, *upload_size);
+            r->body_len += *upload_size;
+            r->body[r->body_len] = 0;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->resp) /* answered early (413, bad framing) */
+        return MHD_YES;
+    if (r->too_large)
+        srv_reply_error(r, 413, "too_large", "The request body is larger than %zu bytes.", s->cfg.max_body);
+    else
+        dispatch(r);
+    return queue(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)c;
+    struct srv *s = cls;
+    struct srv_req *r = *req_cls;
+    if (!r)
+        return;
+    *req_cls = NULL;
+    if (r->resp) {
+        MHD_destroy_response(r->resp);
+        r->resp = NULL;
+    }
+    double dt = now_mono() - r->t0;
+    unsigned st = r->status ? r->status : 0;
+    int row = r->route >= 0 ? r->route + 1 : 0;
+    atomic_fetch_add(&s->m.requests[row * SRV_STATUS_KINDS + status_index(st)], 1);
+    for (int i = 0; i < 12; i++)
+        if (dt <= latency_bounds[i])
+            atomic_fetch_add(&s->m.latency[i], 1);
+    atomic_fetch_add(&s->m.latency_count, 1);
+    atomic_fetch_add(&s->m.latency_sum_us, (unsigned long long)(dt * 1e6));
+    if (!s->cfg.quiet) {
+        char ts[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        fprintf(stderr, "ts=%s level=info rid=%s ip=%s method=%s path=\"%s\" route=%s status=%u ms=%.2f%s\n",
+                ts, r->rid, r->client, r->method, r->path, r->route >= 0 ? srv_routes[r->route].name : "-",
+                st, dt * 1000, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+    }
+    arena_free(r->arena);
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+/* ---- metrics ---- */
+
+char *srv_metrics_text(struct srv *s, size_t *len)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (!f)
+        return NULL;
+    fputs("# HELP pretnum_http_requests_total HTTP requests by route and status.\n"
+          "# TYPE pretnum_http_requests_total counter\n", f);
+    for (int row = 0; row <= srv_route_count; row++) {
+        for (int k = 0; k < SRV_STATUS_KINDS; k++) {
+            unsigned long v = atomic_load(&s->m.requests[row * SRV_STATUS_KINDS + k]);
+            if (!v)
+                continue;
+            char status[8];
+            if (k < SRV_STATUS_KINDS - 1)
+                snprintf(status, sizeof status, "%u", status_kinds[k]);
+            else
+                snprintf(status, sizeof status, "other");
+            fprintf(f, "pretnum_http_requests_total{route=\"%s\",status=\"%s\"} %lu\n",
+                    row ? srv_routes[row - 1].name : "none", status, v);
+        }
+    }
+    fputs("# HELP pretnum_http_request_duration_seconds Time from first byte to response queued.\n"
+          "# TYPE pretnum_http_request_duration_seconds histogram\n", f);
+    for (int i = 0; i < 12; i++)
+        fprintf(f, "pretnum_http_request_duration_seconds_bucket{le=\"%g\"} %lu\n", latency_bounds[i],
+                atomic_load(&s->m.latency[i]));
+    unsigned long count = atomic_load(&s->m.latency_count);
+    fprintf(f, "pretnum_http_request_duration_seconds_bucket{le=\"+Inf\"} %lu\n", count);
+    fprintf(f, "pretnum_http_request_duration_seconds_sum %.6f\n",
+            (double)atomic_load(&s->m.latency_sum_us) / 1e6);
+    fprintf(f, "pretnum_http_request_duration_seconds_count %lu\n", count);
+    fprintf(f, "# HELP pretnum_db_errors_total Database queries that failed.\n"
+               "# TYPE pretnum_db_errors_total counter\n"
+               "pretnum_db_errors_total %lu\n", db_error_count());
+    fprintf(f, "# HELP pretnum_http_requests_in_flight Requests being handled now.\n"
+               "# TYPE pretnum_http_requests_in_flight gauge\n"
+               "pretnum_http_requests_in_flight %d\n", atomic_load(&s->inflight));
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+/* ---- start and stop ---- */
+
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = 0;
+    fprintf(stderr, "level=warn component=http msg=\"%s\"\n", msg);
+}
+
+int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t errlen)
+{
+    struct srv *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    s->cfg = *cfg;
+    struct srv_config *c = &s->cfg;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (!c->bind)
+        c->bind = "127.0.0.1";
+    if (c->threads <= 0)
+        c->threads = cores > 0 ? (int)cores : 2;
+    if (!c->max_body)
+        c->max_body = 1 << 20;
+    if (c->conn_timeout_s <= 0)
+        c->conn_timeout_s = 30;
+    if (c->request_deadline_s <= 0)
+        c->request_deadline_s = 60;
+    if (c->per_ip_limit <= 0)
+        c->per_ip_limit = 64;
+    if (!c->conn_memory)
+        c->conn_memory = 64 * 1024;
+    if (c->conn_limit <= 0)
+        c->conn_limit = 1000;
+    if (c->db_pool_size <= 0)
+        c->db_pool_size = c->threads + 2;
+    s->m.requests = calloc((size_t)(srv_route_count + 1) * SRV_STATUS_KINDS, sizeof *s->m.requests);
+    if (!s->m.requests) {
+        free(s);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    /* Refuse to serve a schema this binary does not match. */
+    struct db *db = db_open_unprepared(c->conninfo, err, errlen);
+    if (!db)
+        goto fail;
+    int pending = db_migrate(db, false, NULL, err, errlen);
+    db_close(db);
+    if (pending != 0) {
+        if (pending > 0)
+            snprintf(err, errlen, "the database lacks %d migration(s): run \"pretnum migrate\"", pending);
+        goto fail;
+    }
+    s->pool = db_pool_new(c->conninfo, c->db_pool_size);
+    if (!s->pool) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->port)};
+    if (inet_pton(AF_INET, c->bind, &addr.sin_addr) != 1) {
+        snprintf(err, errlen, "cannot listen on \"%s\": not an IPv4 address", c->bind);
+        goto fail;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    s->d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+        (uint16_t)c->port, NULL, NULL, on_request, s,
+        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->conn_timeout_s,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->per_ip_limit,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->conn_memory,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->conn_limit,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_END);
+    if (!s->d) {
+        snprintf(err, errlen, "could not listen on %s:%d (in use?)", c->bind, c->port);
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    db_pool_free(s->pool);
+    free(s->m.requests);
+    free(s);
+    return -1;
+}
+
+int srv_port(const struct srv *s)
+{
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    return i ? i->port : -1;
+}
+
+void srv_stop(struct srv *s, int grace_ms)
+{
+    if (!s)
+        return;
+    MHD_socket fd = MHD_quiesce_daemon(s->d);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < grace_ms; waited += 10)
+        usleep(10000);
+    MHD_stop_daemon(s->d);
+    db_pool_free(s->pool);
+    free(s->m.requests);
+    free(s);
+}

@@ -1,0 +1,227 @@
+#include "testdb.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- database and HTTP helpers ---- */
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+static const char *test_pg(void)
+{
+    const char *pg = getenv("PRETNUM_TEST_PG");
+    if (!pg) {
+        fprintf(stderr, "PRETNUM_TEST_PG is not set: run the tests through make check\n");
+        abort();
+    }
+    return pg;
+}
+
+static PGresult *run_sql(const char *conninfo, const char *sql, bool must)
+{
+    PGconn *c = PQconnectdb(conninfo);
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "t_sql: %s", PQerrorMessage(c));
+        PQfinish(c);
+        if (must)
+            fail_msg("could not connect to %s", conninfo);
+        return NULL;
+    }
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        fprintf(stderr, "t_sql: %s: %s", sql, PQresultErrorMessage(r));
+        PQclear(r);
+        PQfinish(c);
+        if (must)
+            fail_msg("SQL failed: %s", sql);
+        return NULL;
+    }
+    PQfinish(c);
+    return r;
+}
+
+char *t_db_create(void)
+{
+    static int seq;
+    char name[64], sql[160], *ci;
+    snprintf(name, sizeof name, "t_%d_%d", (int)getpid(), ++seq);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s TEMPLATE pretnum_tmpl", name);
+    char admin[512];
+    snprintf(admin, sizeof admin, "%s dbname=postgres", test_pg());
+    PQclear(run_sql(admin, sql, true));
+    if (asprintf(&ci, "%s dbname=%s", test_pg(), name) < 0)
+        abort();
+    return ci;
+}
+
+void t_db_drop(char *conninfo)
+{
+    const char *name = strstr(conninfo, "dbname=");
+    if (name) {
+        char admin[512], sql[160];
+        snprintf(admin, sizeof admin, "%s dbname=postgres", test_pg());
+        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name + 7);
+        PQclear(run_sql(admin, sql, false));
+    }
+    free(conninfo);
+}
+
+void t_sql(const char *conninfo, const char *sql)
+{
+    PQclear(run_sql(conninfo, sql, true));
+}
+
+char *t_sql_value(const char *conninfo, const char *sql)
+{
+    PGresult *r = run_sql(conninfo, sql, true);
+    char *v = NULL;
+    if (r && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+        v = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+struct buf {
+    char *p;
+    size_t n;
+};
+
+static size_t collect(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct buf *b = ud;
+    size_t n = size * nmemb;
+    char *np = realloc(b->p, b->n + n + 1);
+    if (!np)
+        return 0;
+    memcpy(np + b->n, data, n);
+    b->n += n;
+    np[b->n] = 0;
+    b->p = np;
+    return n;
+}
+
+long t_http(struct t_resp *out, int port, const char *method, const char *path, const char *body,
+            const char *const *headers)
+{
+    memset(out, 0, sizeof *out);
+    CURL *c = curl_easy_init();
+    char url[2048];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    struct buf b = {0}, h = {0};
+    struct curl_slist *hl = NULL;
+    for (int i = 0; headers && headers[i]; i++)
+        hl = curl_slist_append(hl, headers[i]);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (!strcmp(method, "HEAD"))
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    out->body = b.p ? b.p : strdup("");
+    out->len = b.n;
+    out->headers = h.p ? h.p : strdup("");
+    out->json = json_loadb(out->body, out->len, 0, NULL);
+    return out->status;
+}
+
+void t_resp_free(struct t_resp *r)
+{
+    free(r->body);
+    free(r->headers);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+const char *t_resp_header(const struct t_resp *r, const char *name)
+{
+    static char val[4096];
+    size_t n = strlen(name);
+    for (const char *line = r->headers; line && *line;) {
+        const char *end = strstr(line, "\r\n");
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (len > n && line[n] == ':' && !strncasecmp(line, name, n)) {
+            const char *v = line + n + 1;
+            while (*v == ' ')
+                v++;
+            snprintf(val, sizeof val, "%.*s", (int)(len - (size_t)(v - line)), v);
+            return val;
+        }
+        line = end ? end + 2 : NULL;
+    }
+    return NULL;
+}
+
+const char *t_err_code(const struct t_resp *r)
+{
+    const char *s = json_string_value(json_object_get(json_object_get(r->json, "error"), "code"));
+    return s ? s : "";
+}
+
+char *t_raw(int port, const char *bytes, size_t len, int timeout_ms)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return strdup("");
+    }
+    if (send(fd, bytes, len, MSG_NOSIGNAL) < 0) {
+        close(fd);
+        return strdup("");
+    }
+    struct buf b = {0};
+    char chunk[4096];
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, timeout_ms) <= 0)
+            break;
+        ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+        if (n <= 0)
+            break;
+        collect(chunk, 1, (size_t)n, &b);
+    }
+    close(fd);
+    return b.p ? b.p : strdup("");
+}
+
+int t_cmd(const char *cmd, char **out)
+{
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return -1;
+    struct buf b = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        collect(chunk, 1, n, &b);
+    int st = pclose(f);
+    if (out)
+        *out = b.p ? b.p : strdup("");
+    else
+        free(b.p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}

@@ -1,0 +1,61 @@
+/*
+ * Helpers for the tests that need PostgreSQL and the HTTP server: a fresh database per
+ * test from the migrated template, SQL, an HTTP client on libcurl, raw sockets.
+ */
+#ifndef PRETNUM_TESTDB_H
+#define PRETNUM_TESTDB_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "testlib.h"
+
+/**
+ * Creates a fresh database from the migrated template that scripts/check.sh made in the
+ * test cluster ($PRETNUM_TEST_PG) and returns its conninfo (malloc'd). Drop it with
+ * t_db_drop(), which also frees the string.
+ */
+char *t_db_create(void);
+void t_db_drop(char *conninfo);
+
+/** Runs SQL on a database, failing the test if it fails. */
+void t_sql(const char *conninfo, const char *sql);
+
+/** The first column of the first row of a query, malloc'd, or NULL. */
+char *t_sql_value(const char *conninfo, const char *sql);
+
+/** An HTTP response, as libcurl gave it. */
+struct t_resp {
+    long status;
+    char *body;
+    size_t len;
+    char *headers; /* raw header block, all of it */
+    json_t *json;  /* the body parsed, when it is JSON */
+};
+
+/**
+ * Sends one request to http://127.0.0.1:port PATH with optional body and extra headers
+ * (NULL-terminated array of "Name: value"). Returns the status (0 when the connection
+ * failed or was closed).
+ */
+long t_http(struct t_resp *out, int port, const char *method, const char *path, const char *body,
+            const char *const *headers);
+void t_resp_free(struct t_resp *r);
+
+/** A response header's value (first occurrence, case-insensitive), in static storage. */
+const char *t_resp_header(const struct t_resp *r, const char *name);
+
+/** The error code of an API error body, or "". */
+const char *t_err_code(const struct t_resp *r);
+
+/**
+ * Sends raw bytes on a new TCP connection and returns what came back (malloc'd), read
+ * until the server closes or timeout_ms passes with nothing.
+ */
+char *t_raw(int port, const char *bytes, size_t len, int timeout_ms);
+
+/** Runs a shell command, returning its exit status, with stdout captured (malloc'd). */
+int t_cmd(const char *cmd, char **out);
+
+#endif
