@@ -261,6 +261,8 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") != 0)
+        db_quiet(true);
     if (!strcmp(cmd, "serve"))
         return cmd_serve();
     if (!strcmp(cmd, "migrate"))

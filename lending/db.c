@@ -13,6 +13,12 @@
 #include <time.h>
 
 static atomic_ulong errors;
+static atomic_bool quiet;
+
+void db_quiet(bool on)
+{
+    atomic_store(&quiet, on);
+}
 
 static double now_mono(void)
 {
@@ -113,7 +119,8 @@ bool db_ready(struct db *db)
         return false;
     char err[256];
     if (!connect_and_prepare(db, err, sizeof err)) {
-        fprintf(stderr, "level=warn msg=\"%s\"\n", err);
+        if (!atomic_load(&quiet))
+            fprintf(stderr, "level=warn msg=\"%s\"\n", err);
         return false;
     }
     return true;
@@ -123,7 +130,12 @@ static void note_failure(struct db *db, const PGresult *r, const char *what)
 {
     const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     snprintf(db->sqlstate, sizeof db->sqlstate, "%s", st ? st : "");
+    /* Integrity violations (class 23) are answers, not faults: "already exists". */
+    if (!strncmp(db->sqlstate, "23", 2))
+        return;
     atomic_fetch_add(&errors, 1);
+    if (atomic_load(&quiet))
+        return;
     const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn);
     size_t n = strcspn(m, "\n");
     fprintf(stderr, "level=error msg=\"query %s failed\" sqlstate=%s detail=\"%.*s\"\n", what,

@@ -43,6 +43,9 @@ bool db_ready(struct db *db);
 /** True when the database answers a trivial query now. */
 bool db_ping(struct db *db);
 
+/** Stops logging failed queries to stderr (the CLI prints its own one line). */
+void db_quiet(bool on);
+
 /** How many queries failed for another reason than "no row" since the process started. */
 unsigned long db_error_count(void);
 
