@@ -76,11 +76,13 @@ check: deps
 	$(MAKE) SANITIZE=1 test-bins
 	./scripts/check.sh build/san
 
-# libFuzzer builds with clang; each target runs for FUZZ_SECONDS on its committed corpus.
+# libFuzzer builds with clang; each target runs for FUZZ_SECONDS on a copy of its
+# committed corpus (tests/fuzz/corpus/NAME), with its dictionary when there is one.
 FUZZ_SECONDS ?= 60
 fuzz: deps
-	$(MAKE) CC=clang BUILD=build/fuzz CFLAGS="-std=c11 -O1 -g -fsanitize=fuzzer-no-link,address,undefined $(WARN)" \
-	    LDFLAGS="-fsanitize=address,undefined" $(BUILD)/../fuzz/libpretnum.a
+	$(MAKE) CC=clang BUILD=build/fuzz \
+	    CFLAGS="-std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined $(WARN)" \
+	    LDFLAGS="-fsanitize=address,undefined" build/fuzz/libpretnum.a
 	./scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench: deps bin/pretnum
