@@ -15,7 +15,9 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "pretnum/catalogue.h"
 #include "pretnum/db.h"
+#include "pretnum/media.h"
 #include "pretnum/lending.h"
 #include "pretnum/server.h"
 
@@ -26,6 +28,8 @@ static const char usage[] =
     "  consortium add NAME                     prints the id\n"
     "  library add --consortium ID --code CODE NAME\n"
     "  patron add --library CODE --card CARD [--name N] [--email E]   (password on stdin)\n"
+    "  import FILE [--kind ebook|audio|video] [--title T] [--author A] [--language L]\n"
+    "                                          ingests a file, prints the title's id\n"
     "  staff add --consortium ID [--library CODE] --email E --role consortium_admin|library_admin\n"
     "                                          (password on stdin)\n"
     "The database is PRETNUM_DATABASE_URL (a libpq conninfo or URI), by default the\n"
@@ -137,6 +141,7 @@ static int cmd_serve(void)
         .port = env_int("PRETNUM_PORT", 8080),
         .conninfo = ci,
         .data_dir = data && *data ? data : "var/data",
+        .max_upload = (unsigned long long)env_int("PRETNUM_MAX_UPLOAD_MB", 2048) << 20,
         .secure_cookies = env_int("PRETNUM_SECURE_COOKIES", 0) != 0,
     };
     /* Signals are taken by sigwait() below, not by the worker threads. */
@@ -164,6 +169,7 @@ static int cmd_serve(void)
 
 struct opts {
     const char *consortium, *library, *code, *card, *name, *email, *role;
+    const char *kind, *title, *author, *language;
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -172,7 +178,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"consortium", required_argument, NULL, 'c'}, {"library", required_argument, NULL, 'l'},
         {"code", required_argument, NULL, 'C'},       {"card", required_argument, NULL, 'k'},
         {"name", required_argument, NULL, 'n'},       {"email", required_argument, NULL, 'e'},
-        {"role", required_argument, NULL, 'r'},       {NULL, 0, NULL, 0},
+        {"role", required_argument, NULL, 'r'},       {"kind", required_argument, NULL, 'K'},
+        {"title", required_argument, NULL, 't'},      {"author", required_argument, NULL, 'a'},
+        {"language", required_argument, NULL, 'L'},   {NULL, 0, NULL, 0},
     };
     int ch;
     opterr = 0;
@@ -186,10 +194,45 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 'n': o->name = optarg; break;
         case 'e': o->email = optarg; break;
         case 'r': o->role = optarg; break;
+        case 'K': o->kind = optarg; break;
+        case 't': o->title = optarg; break;
+        case 'a': o->author = optarg; break;
+        case 'L': o->language = optarg; break;
         default:
             return die("unknown or incomplete option \"%s\"", argv[optind - 1]);
         }
     }
+    return 0;
+}
+
+static const char *data_dir(void)
+{
+    const char *d = getenv("PRETNUM_DATA_DIR");
+    return d && *d ? d : "var/data";
+}
+
+static int cmd_import(int argc, char **argv)
+{
+    struct opts o = {0};
+    if (parse_opts(argc, argv, &o) != 0)
+        return 1;
+    if (optind >= argc)
+        return die("import needs a FILE");
+    const char *file = argv[optind];
+    struct db *db = connect_db();
+    if (!db)
+        return 1;
+    struct lend_import_opts io = {.kind = o.kind, .title = o.title, .author = o.author, .language = o.language};
+    char id[37];
+    bool existed = false;
+    struct lend_err err = {0};
+    enum lend_status st = lend_import(db, data_dir(), file, &io, id, &existed, &err);
+    db_close(db);
+    if (st != LEND_OK)
+        return die("could not import \"%s\": %s", file, err.message);
+    if (existed)
+        fprintf(stderr, "pretnum: \"%s\" is already in the catalogue\n", file);
+    puts(id);
     return 0;
 }
 
@@ -256,6 +299,7 @@ int main(int argc, char **argv)
 {
     if (sodium_init() < 0)
         return die("could not initialise libsodium");
+    media_init();
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -267,6 +311,8 @@ int main(int argc, char **argv)
         return cmd_serve();
     if (!strcmp(cmd, "migrate"))
         return cmd_migrate();
+    if (!strcmp(cmd, "import"))
+        return cmd_import(argc - 1, argv + 1);
     if (!strcmp(cmd, "consortium") || !strcmp(cmd, "library") || !strcmp(cmd, "patron") ||
         !strcmp(cmd, "staff")) {
         if (argc < 3 || strcmp(argv[2], "add") != 0)

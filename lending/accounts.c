@@ -56,7 +56,7 @@ enum lend_status lend_fail(struct lend_err *err, enum lend_status st, const char
     return st;
 }
 
-static enum lend_status failed(struct db *db, int qs, struct lend_err *err)
+enum lend_status db_failed(struct db *db, int qs, struct lend_err *err)
 {
     enum lend_status st = db_failure(db, qs);
     if (st == LEND_UNAVAILABLE)
@@ -156,7 +156,7 @@ static enum lend_status insert_returning_id(struct db *db, const char *stmt, int
             return lend_fail(err, LEND_CONFLICT, "already_exists", "%s already exists", what);
         if (!strncmp(db->sqlstate, "23", 2) || !strncmp(db->sqlstate, "22", 2))
             return lend_fail(err, LEND_INVALID, "invalid_value", "%s is not acceptable", what);
-        return failed(db, qs, err);
+        return db_failed(db, qs, err);
     }
     snprintf(id_out, 37, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
@@ -174,8 +174,7 @@ enum lend_status lend_consortium_add(struct db *db, const char *name, char id_ou
     return insert_returning_id(db, "consortium_add", 1, p, id_out, what, err);
 }
 
-enum lend_status lend_library_add(struct db *db, const char *consortium_id, const char *code,
-                                  const char *name, char id_out[37], struct lend_err *err)
+static enum lend_status consortium_exists(struct db *db, const char *consortium_id, struct lend_err *err)
 {
     if (!lend_is_uuid(consortium_id))
         return lend_fail(err, LEND_NOT_FOUND, "unknown_consortium", "no consortium \"%s\"",
@@ -184,10 +183,19 @@ enum lend_status lend_library_add(struct db *db, const char *consortium_id, cons
     const char *c[1] = {consortium_id};
     PGresult *r = db_exec(db, "consortium_exists", 1, c, &qs);
     if (!r)
-        return failed(db, qs, err);
+        return db_failed(db, qs, err);
     PQclear(r);
     if (qs == 0)
         return lend_fail(err, LEND_NOT_FOUND, "unknown_consortium", "no consortium \"%s\"", consortium_id);
+    return LEND_OK;
+}
+
+enum lend_status lend_library_add(struct db *db, const char *consortium_id, const char *code,
+                                  const char *name, char id_out[37], struct lend_err *err)
+{
+    enum lend_status st = consortium_exists(db, consortium_id, err);
+    if (st != LEND_OK)
+        return st;
     const char *p[3] = {consortium_id, code, name};
     char what[256];
     snprintf(what, sizeof what, "library \"%s\"", code ? code : "");
@@ -201,7 +209,7 @@ static enum lend_status library_by_code(struct db *db, const char *code, char id
     const char *p[1] = {code};
     PGresult *r = db_exec(db, "library_by_code", 1, p, &qs);
     if (!r)
-        return failed(db, qs, err);
+        return db_failed(db, qs, err);
     if (qs == 0) {
         PQclear(r);
         return lend_fail(err, LEND_NOT_FOUND, "unknown_library", "no library with code \"%s\"", code);
@@ -248,9 +256,6 @@ enum lend_status lend_staff_add(struct db *db, const char *consortium_id, const 
                          lib_admin ? "a library_admin needs --library" : "a consortium_admin has no --library");
     if (!email || !strchr(email, '@') || strlen(email) > 254)
         return lend_fail(err, LEND_INVALID, "invalid_email", "\"%s\" is not an e-mail address", email ? email : "");
-    if (!lend_is_uuid(consortium_id))
-        return lend_fail(err, LEND_NOT_FOUND, "unknown_consortium", "no consortium \"%s\"",
-                         consortium_id ? consortium_id : "");
     enum lend_status st = check_password_rules(password, err);
     if (st != LEND_OK)
         return st;
@@ -261,15 +266,8 @@ enum lend_status lend_staff_add(struct db *db, const char *consortium_id, const 
         if (strcmp(lib_consortium, consortium_id) != 0)
             return lend_fail(err, LEND_INVALID, "library_not_in_consortium",
                              "library \"%s\" does not belong to consortium \"%s\"", library_code, consortium_id);
-    } else {
-        int qs;
-        const char *c[1] = {consortium_id};
-        PGresult *r = db_exec(db, "consortium_exists", 1, c, &qs);
-        if (!r)
-            return failed(db, qs, err);
-        PQclear(r);
-        if (qs == 0)
-            return lend_fail(err, LEND_NOT_FOUND, "unknown_consortium", "no consortium \"%s\"", consortium_id);
+    } else if ((st = consortium_exists(db, consortium_id, err)) != LEND_OK) {
+        return st;
     }
     char hash[crypto_pwhash_STRBYTES];
     if (lend_password_hash(password, hash) != 0)
@@ -318,7 +316,7 @@ static enum lend_status throttle_fail(struct db *db, const char *key, int max, s
     int qs;
     PGresult *r = db_exec(db, "throttle_fail", 3, p, &qs);
     if (!r)
-        return failed(db, qs, err);
+        return db_failed(db, qs, err);
     PQclear(r);
     return LEND_OK;
 }
@@ -367,7 +365,7 @@ enum lend_status lend_session_create(struct db *db, const struct lend_credential
     const char *tp[2] = {acct_key, addr_key};
     PGresult *r = db_exec(db, "throttle_check", 2, tp, &qs);
     if (!r)
-        return failed(db, qs, err);
+        return db_failed(db, qs, err);
     const char *wait = db_get(r, 0, "wait");
     if (wait) {
         err->retry_after = atoi(wait) > 0 ? atoi(wait) : 1;
@@ -388,7 +386,7 @@ enum lend_status lend_session_create(struct db *db, const struct lend_credential
         r = db_exec(db, "session_patron_lookup", 2, p, &qs);
     }
     if (!r)
-        return failed(db, qs, err);
+        return db_failed(db, qs, err);
     if (qs == 1) {
         snprintf(who.id, sizeof who.id, "%s", db_get(r, 0, "id"));
         snprintf(hash, sizeof hash, "%s", db_get(r, 0, "password_hash"));
@@ -437,7 +435,7 @@ enum lend_status lend_session_create(struct db *db, const struct lend_credential
     const char *sp[5] = {hex, staff ? NULL : who.id, staff ? who.id : NULL, ttl, cred->address};
     r = db_exec(db, "session_create", 5, sp, &qs);
     if (!r)
-        return failed(db, qs, err);
+        return db_failed(db, qs, err);
     PQclear(r);
     /* Old sessions are swept by the sign-ins themselves; no extra process is needed. */
     if (randombytes_uniform(100) == 0)
@@ -461,7 +459,7 @@ enum lend_status lend_session_lookup(struct db *db, const char *token, struct le
     int qs;
     PGresult *r = db_exec(db, "session_lookup", 1, p, &qs);
     if (!r)
-        return failed(db, qs, err);
+        return db_failed(db, qs, err);
     if (qs == 0) {
         PQclear(r);
         return lend_fail(err, LEND_UNAUTHORIZED, "not_signed_in", "Your session has ended; please sign in again.");
@@ -491,7 +489,7 @@ enum lend_status lend_session_end(struct db *db, const struct lend_principal *wh
     int qs;
     PGresult *r = db_exec(db, "session_end", 1, p, &qs);
     if (!r)
-        return failed(db, qs, err);
+        return db_failed(db, qs, err);
     PQclear(r);
     return LEND_OK;
 }
@@ -519,7 +517,7 @@ static enum lend_status account_json(struct db *db, const struct lend_principal 
     bool patron = who->role == LEND_PATRON;
     PGresult *r = db_exec(db, patron ? "me_patron" : "me_staff", 1, p, &qs);
     if (!r)
-        return failed(db, qs, err);
+        return db_failed(db, qs, err);
     if (qs == 0) {
         PQclear(r);
         return lend_fail(err, LEND_UNAUTHORIZED, "not_signed_in", "This account no longer exists.");
@@ -585,7 +583,7 @@ enum lend_status lend_admin_libraries(struct db *db, const struct lend_principal
     int qs;
     PGresult *r = db_exec(db, "admin_libraries", 2, p, &qs);
     if (!r)
-        return failed(db, qs, err);
+        return db_failed(db, qs, err);
     json_t *items = json_array();
     for (int i = 0; i < qs; i++)
         json_array_append_new(items, library_row(r, i));
@@ -662,7 +660,7 @@ enum lend_status lend_admin_library_update(struct db *db, const struct lend_prin
         if (!strcmp(db->sqlstate, "23514"))
             return lend_fail(err, LEND_INVALID, "invalid_policy",
                              "the default loan length must be one of the lengths offered");
-        return failed(db, qs, err);
+        return db_failed(db, qs, err);
     }
     if (qs == 0) {
         PQclear(r);
@@ -696,7 +694,7 @@ enum lend_status lend_admin_patrons(struct db *db, const struct lend_principal *
     int qs;
     PGresult *r = db_exec(db, "admin_patrons", 6, p, &qs);
     if (!r)
-        return failed(db, qs, err);
+        return db_failed(db, qs, err);
     json_t *items = json_array();
     for (int i = 0; i < qs; i++)
         json_array_append_new(items, patron_row(r, i));
@@ -704,7 +702,7 @@ enum lend_status lend_admin_patrons(struct db *db, const struct lend_principal *
     r = db_exec(db, "admin_patrons_count", 4, p, &qs);
     if (!r) {
         json_decref(items);
-        return failed(db, qs, err);
+        return db_failed(db, qs, err);
     }
     *out = json_pack("{s:o, s:I}", "items", items, "total", (json_int_t)strtoll(PQgetvalue(r, 0, 0), NULL, 10));
     PQclear(r);
@@ -723,7 +721,7 @@ enum lend_status lend_admin_patron(struct db *db, const struct lend_principal *w
     int qs;
     PGresult *r = db_exec(db, "admin_patron", 3, p, &qs);
     if (!r)
-        return failed(db, qs, err);
+        return db_failed(db, qs, err);
     if (qs == 0) {
         PQclear(r);
         return lend_fail(err, LEND_NOT_FOUND, "unknown_patron", "no such patron");

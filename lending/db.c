@@ -55,6 +55,8 @@ static bool connect_and_prepare(struct db *db, char *err, size_t errlen)
         return false;
     }
     PQsetNoticeProcessor(db->conn, quiet_notice, NULL);
+    /* A one-letter typo in a short title word leaves about half its trigrams. */
+    PQclear(PQexec(db->conn, "SET pg_trgm.word_similarity_threshold = 0.5"));
     if (db->unprepared)
         return true;
     for (const struct db_statement *s = db_statements; s->name; s++) {

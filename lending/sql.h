@@ -57,6 +57,9 @@ enum lend_status db_transaction(struct db *db, enum lend_status (*cb)(struct db 
 /** Maps a failed query's state to a lending status (unavailable, retry or internal). */
 enum lend_status db_failure(struct db *db, int qs);
 
+/** db_failure() with the API's error code and message for it written to err. */
+enum lend_status db_failed(struct db *db, int qs, struct lend_err *err);
+
 /** True when the last failure was a unique violation (23505). */
 bool db_unique_violation(const struct db *db);
 

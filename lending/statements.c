@@ -8,6 +8,17 @@
     "l.loan_days::text AS loan_days, l.default_loan_days, l.max_loans, l.max_holds, "             \
     "l.max_renewals, l.hold_days"
 
+#define TITLE_COLS                                                                                 \
+    "t.id, t.kind, t.title, t.creators::text AS creators, t.language, t.publisher, t.published,"  \
+    " t.description, to_jsonb(t.subjects)::text AS subjects, t.isbn,"                             \
+    " t.identifiers::text AS identifiers, t.duration_s, t.accessibility::text AS accessibility,"  \
+    " t.details::text AS details, t.cover_path IS NOT NULL AS has_cover, t.media_type,"           \
+    " t.file_size, rfc3339(t.created_at) AS created"
+
+#define TITLE_FILTERS                                                                              \
+    "($2::text IS NULL OR t.kind = $2)"                                                           \
+    " AND ($3::text IS NULL OR lower(t.language) = lower($3) OR lower(t.language) LIKE lower($3) || '-%')"
+
 const struct db_statement db_statements[] = {
     {"ping", "SELECT 1", 0},
 
@@ -126,6 +137,45 @@ const struct db_statement db_statements[] = {
      " FROM patron p JOIN library l ON l.id = p.library_id"
      " WHERE p.id = $3 AND l.consortium_id = $1 AND ($2::uuid IS NULL OR l.id = $2)",
      3},
+
+    /* ---- catalogue ---- */
+    {"title_by_sha", "SELECT id FROM title WHERE file_sha256 = $1", 1},
+    {"title_insert",
+     "INSERT INTO title (kind, title, creators, creator_names, language, publisher, published,"
+     "  description, subjects, isbn, identifiers, duration_s, accessibility, details,"
+     "  file_sha256, file_path, file_size, media_type, cover_path, cover_type)"
+     " VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8,"
+     "  ARRAY(SELECT jsonb_array_elements_text($9::jsonb)), $10, $11::jsonb, $12::float8,"
+     "  $13::jsonb, $14::jsonb, $15, $16, $17::bigint, $18, $19, $20)"
+     " RETURNING id",
+     20},
+    {"title_get", "SELECT " TITLE_COLS " FROM title t WHERE t.id = $1", 1},
+    {"title_cover", "SELECT cover_path, cover_type FROM title WHERE id = $1", 1},
+    /* Searches answer one row even past the last page, so the total is always known:
+     * $1 query, $2 kind, $3 language ("fr" matches "fr" and "fr-CA"), $4 limit, $5 offset. */
+    {"titles_text",
+     "WITH q AS (SELECT websearch_to_tsquery('pretnum_fr', $1) || websearch_to_tsquery('pretnum_en', $1)"
+     "                  || websearch_to_tsquery('pretnum_simple', $1) AS tsq),"
+     " m AS (SELECT t.id, ts_rank_cd(t.search, q.tsq) AS rank FROM title t, q"
+     "       WHERE t.search @@ q.tsq AND " TITLE_FILTERS ")"
+     " SELECT c.total, p.* FROM (SELECT count(*) AS total FROM m) c LEFT JOIN LATERAL"
+     " (SELECT " TITLE_COLS " FROM m JOIN title t USING (id) ORDER BY m.rank DESC, t.id"
+     "  LIMIT $4 OFFSET $5) p ON true",
+     5},
+    {"titles_similar",
+     "WITH q AS (SELECT lower(pretnum_unaccent($1)) AS raw),"
+     " m AS (SELECT t.id, word_similarity(q.raw, t.search_text) AS rank FROM title t, q"
+     "       WHERE q.raw <% t.search_text AND " TITLE_FILTERS ")"
+     " SELECT c.total, p.* FROM (SELECT count(*) AS total FROM m) c LEFT JOIN LATERAL"
+     " (SELECT " TITLE_COLS " FROM m JOIN title t USING (id) ORDER BY m.rank DESC, t.id"
+     "  LIMIT $4 OFFSET $5) p ON true",
+     5},
+    {"titles_all",
+     "WITH m AS (SELECT t.id, t.created_at FROM title t WHERE $1::text IS NULL AND " TITLE_FILTERS ")"
+     " SELECT c.total, p.* FROM (SELECT count(*) AS total FROM m) c LEFT JOIN LATERAL"
+     " (SELECT " TITLE_COLS " FROM m JOIN title t USING (id) ORDER BY t.created_at DESC, t.id"
+     "  LIMIT $4 OFFSET $5) p ON true",
+     5},
 
     {NULL, NULL, 0},
 };

@@ -48,7 +48,16 @@ struct srv_req {
 
     char *body;
     size_t body_len, body_cap;
+    unsigned long long received;
     bool too_large;
+
+    /* uploads (SRV_ROUTE_UPLOAD): the file part goes to upload_path, fields to arena */
+    struct MHD_PostProcessor *pp;
+    int upload_fd;
+    char upload_path[4096];
+    unsigned long long upload_size;
+    bool upload_failed, has_file;
+    struct upload_field { const char *name; char *value; size_t len; } fields[8];
 
     struct db *db;
     struct lend_principal who;
@@ -115,5 +124,15 @@ void h_admin_libraries(struct srv_req *r);
 void h_admin_library_update(struct srv_req *r);
 void h_admin_patrons(struct srv_req *r);
 void h_admin_patron(struct srv_req *r);
+void h_titles(struct srv_req *r);
+void h_title(struct srv_req *r);
+void h_title_cover(struct srv_req *r);
+void h_admin_title_upload(struct srv_req *r);
+
+/** An uploaded form field's value (NULL when absent). */
+const char *srv_upload_field(struct srv_req *r, const char *name);
+
+/** Replies with a file of the data directory (sendfile); 404 when it is gone. */
+void srv_reply_file(struct srv_req *r, const char *rel_path, const char *content_type, const char *cache_control);
 
 #endif

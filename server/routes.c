@@ -11,7 +11,11 @@ const struct srv_route srv_routes[] = {
     {"PATCH", "/api/v1/admin/libraries/{code}", h_admin_library_update, "admin_library_update"},
     {"GET", "/api/v1/admin/patrons", h_admin_patrons, "admin_patrons"},
     {"GET", "/api/v1/admin/patrons/{id}", h_admin_patron, "admin_patron"},
-    {NULL, NULL, NULL, NULL},
+    {"GET", "/api/v1/titles", h_titles, "titles"},
+    {"GET", "/api/v1/titles/{id}", h_title, "title"},
+    {"GET", "/api/v1/titles/{id}/cover", h_title_cover, "title_cover"},
+    {"POST", "/api/v1/admin/titles", h_admin_title_upload, "admin_title_upload", SRV_ROUTE_UPLOAD},
+    {NULL, NULL, NULL, NULL, 0},
 };
 
 const int srv_route_count = sizeof srv_routes / sizeof *srv_routes - 1;

@@ -5,6 +5,9 @@
 #include "internal.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
@@ -93,6 +96,7 @@ void srv_reply_lend(struct srv_req *r, enum lend_status st, const struct lend_er
     static const unsigned http[] = {
         [LEND_OK] = 200,          [LEND_INVALID] = 400,     [LEND_UNAUTHORIZED] = 401,
         [LEND_FORBIDDEN] = 403,   [LEND_NOT_FOUND] = 404,   [LEND_CONFLICT] = 409,
+        [LEND_TOO_LARGE] = 413,   [LEND_UNSUPPORTED] = 415, [LEND_UNACCEPTABLE] = 422,
         [LEND_THROTTLED] = 429,   [LEND_UNAVAILABLE] = 503, [LEND_RETRY] = 503,
         [LEND_INTERNAL] = 500,
     };
@@ -114,6 +118,29 @@ void srv_reply_empty(struct srv_req *r, unsigned status)
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     if (resp)
         set_response(r, status, resp, NULL);
+}
+
+void srv_reply_file(struct srv_req *r, const char *rel_path, const char *content_type, const char *cache_control)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", r->srv->cfg.data_dir, rel_path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        srv_reply_error(r, 404, "not_found", "This file is no longer here.");
+        return;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+    if (!resp) {
+        close(fd);
+        srv_reply_error(r, 500, "internal_error", "could not send the file");
+        return;
+    }
+    if (cache_control)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control);
+    set_response(r, 200, resp, content_type);
 }
 
 void srv_add_header(struct srv_req *r, const char *name, const char *value)
@@ -310,6 +337,111 @@ static enum MHD_Result count_cl(void *cls, enum MHD_ValueKind kind, const char *
     return MHD_YES;
 }
 
+/* ---- uploads: multipart/form-data streamed to a temporary file ---- */
+
+static const char *const upload_fields[] = {"kind", "title", "author", "language", "publisher", "description"};
+#define UPLOAD_FIELD_MAX 20000
+
+const char *srv_upload_field(struct srv_req *r, const char *name)
+{
+    for (size_t i = 0; i < sizeof upload_fields / sizeof *upload_fields; i++)
+        if (!strcmp(name, upload_fields[i]) && r->fields[i].value)
+            return r->fields[i].value;
+    return NULL;
+}
+
+static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+                               const char *content_type, const char *transfer_encoding, const char *data,
+                               uint64_t off, size_t size)
+{
+    (void)kind;
+    (void)filename;
+    (void)content_type;
+    (void)transfer_encoding;
+    (void)off;
+    struct srv_req *r = cls;
+    if (!strcmp(key, "file")) {
+        r->has_file = true;
+        for (size_t done = 0; done < size;) {
+            ssize_t w = write(r->upload_fd, data + done, size - done);
+            if (w < 0) {
+                r->upload_failed = true;
+                return MHD_NO;
+            }
+            done += (size_t)w;
+        }
+        r->upload_size += size;
+        return MHD_YES;
+    }
+    for (size_t i = 0; i < sizeof upload_fields / sizeof *upload_fields; i++) {
+        if (strcmp(key, upload_fields[i]) != 0)
+            continue;
+        struct upload_field *f = &r->fields[i];
+        if (f->len + size > UPLOAD_FIELD_MAX) {
+            r->too_large = true;
+            return MHD_NO;
+        }
+        char *v = arena_alloc(r->arena, f->len + size + 1);
+        if (f->value)
+            memcpy(v, f->value, f->len);
+        memcpy(v + f->len, data, size);
+        f->len += size;
+        v[f->len] = 0;
+        f->value = v;
+    }
+    return MHD_YES; /* unknown fields are ignored */
+}
+
+static void upload_cleanup(void *p)
+{
+    struct srv_req *r = p;
+    if (r->pp)
+        MHD_destroy_post_processor(r->pp);
+    if (r->upload_fd >= 0)
+        close(r->upload_fd);
+    if (r->upload_path[0])
+        unlink(r->upload_path);
+}
+
+/* First call of an upload: who may send it, what it is, and where it goes. */
+static bool upload_begin(struct srv_req *r)
+{
+    struct srv *s = r->srv;
+    if (!srv_require(r, SRV_STAFF))
+        return false;
+    const char *ct = srv_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!ct || strncasecmp(ct, "multipart/form-data", 19) != 0) {
+        srv_reply_error(r, 415, "unsupported_media_type", "Send the file as multipart/form-data with a \"file\" part.");
+        return false;
+    }
+    const char *cl = srv_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > s->cfg.max_upload) {
+        srv_reply_error(r, 413, "too_large", "Files are accepted up to %llu MiB.", s->cfg.max_upload >> 20);
+        return false;
+    }
+    r->upload_fd = -1;
+    arena_defer(r->arena, upload_cleanup, r);
+    char dir[4000];
+    snprintf(dir, sizeof dir, "%s/tmp", s->cfg.data_dir);
+    mkdir(s->cfg.data_dir, 0700);
+    mkdir(dir, 0700);
+    snprintf(r->upload_path, sizeof r->upload_path, "%s/upload-XXXXXX", dir);
+    r->upload_fd = mkostemp(r->upload_path, O_CLOEXEC);
+    if (r->upload_fd < 0) {
+        r->upload_path[0] = 0;
+        fprintf(stderr, "level=error rid=%s msg=\"could not create an upload file in %s: %s\"\n", r->rid, dir,
+                strerror(errno));
+        srv_reply_error(r, 503, "storage_unavailable", "Uploads cannot be stored right now.");
+        return false;
+    }
+    r->pp = MHD_create_post_processor(r->conn, 64 * 1024, on_part, r);
+    if (!r->pp) {
+        srv_reply_error(r, 400, "invalid_multipart", "The multipart body has no usable boundary.");
+        return false;
+    }
+    return true;
+}
+
 static enum MHD_Result queue(struct srv_req *r)
 {
     if (!r->resp)
@@ -396,6 +528,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONNECTION, "close");
             return queue(r);
         }
+        if (r->route >= 0 && (srv_routes[r->route].flags & SRV_ROUTE_UPLOAD)) {
+            if (!upload_begin(r)) {
+                MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONNECTION, "close");
+                return queue(r);
+            }
+            return MHD_YES;
+        }
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
             srv_reply_error(r, 413, "too_large", "The request body is larger than %zu bytes.", s->cfg.max_body);
@@ -405,8 +544,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*upload_size) {
-        if (now_mono() - r->t0 > s->cfg.request_deadline_s)
+        bool uploading = r->pp != NULL;
+        if (now_mono() - r->t0 > (uploading ? s->cfg.upload_deadline_s : s->cfg.request_deadline_s))
             return MHD_NO; /* a client trickling its body past the deadline is dropped */
+        if (uploading) {
+            r->received += *upload_size;
+            if (r->received > s->cfg.max_upload + 64 * 1024 || r->too_large || r->upload_failed)
+                return MHD_NO; /* chunked past the cap: stop reading, close the connection */
+            if (MHD_post_process(r->pp, upload, *upload_size) != MHD_YES && !r->too_large)
+                r->upload_failed = true;
+            *upload_size = 0;
+            return MHD_YES;
+        }
         if (r->too_large || r->body_len + *upload_size > s->cfg.max_body) {
             r->too_large = true;
         } else {
@@ -556,6 +705,12 @@ int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t 
         c->conn_memory = 64 * 1024;
     if (c->conn_limit <= 0)
         c->conn_limit = 1000;
+    if (!c->max_upload)
+        c->max_upload = 2ULL << 30;
+    if (c->upload_deadline_s <= 0)
+        c->upload_deadline_s = 3600;
+    if (!c->data_dir)
+        c->data_dir = "var/data";
     if (c->db_pool_size <= 0)
         c->db_pool_size = c->threads + 2;
     s->m.requests = calloc((size_t)(srv_route_count + 1) * SRV_STATUS_KINDS, sizeof *s->m.requests);

@@ -20,6 +20,9 @@ enum lend_status {
     LEND_FORBIDDEN,    /* signed in but not allowed (403) */
     LEND_NOT_FOUND,    /* unknown, or not visible to the caller (404) */
     LEND_CONFLICT,     /* state conflict (409) */
+    LEND_TOO_LARGE,    /* a body or file over its cap (413) */
+    LEND_UNSUPPORTED,  /* wrong media type (415) */
+    LEND_UNACCEPTABLE, /* a well-formed file we cannot take: invalid EPUB, bad codec (422) */
     LEND_THROTTLED,    /* too many attempts (429) */
     LEND_UNAVAILABLE,  /* the database is away (503) */
     LEND_RETRY,        /* serialization failure: retry the transaction */

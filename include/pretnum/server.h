@@ -17,6 +17,8 @@ struct srv_config {
     const char *data_dir;    /* ingested files and keys ("./var/data") */
     int threads;             /* worker threads (one per core) */
     size_t max_body;         /* request body cap in bytes for JSON (1 MiB) */
+    unsigned long long max_upload; /* file upload cap in bytes (2 GiB) */
+    int upload_deadline_s;   /* a whole upload must arrive within this (3600) */
     int conn_timeout_s;      /* idle connection timeout (30) */
     int request_deadline_s;  /* a whole request body must arrive within this (60) */
     int per_ip_limit;        /* concurrent connections per client address (64) */
@@ -65,7 +67,10 @@ struct srv_route {
     const char *pattern;
     void (*handler)(struct srv_req *r);
     const char *name; /* for metrics and logs */
+    unsigned flags;   /* SRV_ROUTE_UPLOAD: multipart body streamed to a temporary file */
 };
+
+#define SRV_ROUTE_UPLOAD 1u
 
 /**
  * Finds the route for method and path in a table ending with {NULL}. Returns its index

@@ -110,6 +110,30 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* Sends what c was set up for, with the extra headers, and fills out. */
+static long perform(CURL *c, const char *const *headers, struct t_resp *out)
+{
+    struct buf b = {0}, h = {0};
+    struct curl_slist *hl = NULL;
+    for (int i = 0; headers && headers[i]; i++)
+        hl = curl_slist_append(hl, headers[i]);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_slist_free_all(hl);
+    out->body = b.p ? b.p : strdup("");
+    out->len = b.n;
+    out->headers = h.p ? h.p : strdup("");
+    out->json = json_loadb(out->body, out->len, 0, NULL);
+    return out->status;
+}
+
 long t_http(struct t_resp *out, int port, const char *method, const char *path, const char *body,
             const char *const *headers)
 {
@@ -117,10 +141,6 @@ long t_http(struct t_resp *out, int port, const char *method, const char *path, 
     CURL *c = curl_easy_init();
     char url[2048];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    struct buf b = {0}, h = {0};
-    struct curl_slist *hl = NULL;
-    for (int i = 0; headers && headers[i]; i++)
-        hl = curl_slist_append(hl, headers[i]);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     if (!strcmp(method, "HEAD"))
@@ -129,21 +149,8 @@ long t_http(struct t_resp *out, int port, const char *method, const char *path, 
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-    curl_slist_free_all(hl);
+    perform(c, headers, out);
     curl_easy_cleanup(c);
-    out->body = b.p ? b.p : strdup("");
-    out->len = b.n;
-    out->headers = h.p ? h.p : strdup("");
-    out->json = json_loadb(out->body, out->len, 0, NULL);
     return out->status;
 }
 
@@ -224,4 +231,30 @@ int t_cmd(const char *cmd, char **out)
     else
         free(b.p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+long t_upload(struct t_resp *out, int port, const char *path, const char *file, const char *const *fields,
+              const char *const *headers)
+{
+    memset(out, 0, sizeof *out);
+    CURL *c = curl_easy_init();
+    char url[2048];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    curl_mime *mime = curl_mime_init(c);
+    if (file) {
+        curl_mimepart *p = curl_mime_addpart(mime);
+        curl_mime_name(p, "file");
+        curl_mime_filedata(p, file);
+    }
+    for (int i = 0; fields && fields[i] && fields[i + 1]; i += 2) {
+        curl_mimepart *p = curl_mime_addpart(mime);
+        curl_mime_name(p, fields[i]);
+        curl_mime_data(p, fields[i + 1], CURL_ZERO_TERMINATED);
+    }
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
+    perform(c, headers, out);
+    curl_mime_free(mime);
+    curl_easy_cleanup(c);
+    return out->status;
 }

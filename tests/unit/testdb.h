@@ -59,3 +59,13 @@ char *t_raw(int port, const char *bytes, size_t len, int timeout_ms);
 int t_cmd(const char *cmd, char **out);
 
 #endif
+
+#ifndef PRETNUM_TESTDB_UPLOAD
+#define PRETNUM_TESTDB_UPLOAD
+/**
+ * POSTs multipart/form-data to path: the file (may be NULL) as part "file", then
+ * name/value pairs from fields (NULL-terminated, may be NULL), with extra headers.
+ */
+long t_upload(struct t_resp *out, int port, const char *path, const char *file, const char *const *fields,
+              const char *const *headers);
+#endif

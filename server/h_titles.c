@@ -1,0 +1,104 @@
+/* The catalogue: search, one title, its cover, and the staff's upload. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "pretnum/catalogue.h"
+
+void h_titles(struct srv_req *r)
+{
+    int page, per_page;
+    if (!srv_page(r, &page, &per_page))
+        return;
+    struct db *db = srv_db(r);
+    if (!db)
+        return;
+    struct lend_title_query q = {
+        .q = srv_query(r, "q"),
+        .kind = srv_query(r, "kind"),
+        .language = srv_query(r, "language"),
+        .page = page,
+        .per_page = per_page,
+    };
+    json_t *out = NULL;
+    struct lend_err err = {0};
+    enum lend_status st = lend_titles_search(db, &q, &out, &err);
+    if (st != LEND_OK)
+        srv_reply_lend(r, st, &err);
+    else
+        srv_reply_json(r, 200, out);
+}
+
+void h_title(struct srv_req *r)
+{
+    struct db *db = srv_db(r);
+    if (!db)
+        return;
+    json_t *out = NULL;
+    struct lend_err err = {0};
+    enum lend_status st = lend_title_get(db, srv_param(r, "id"), &out, &err);
+    if (st != LEND_OK)
+        srv_reply_lend(r, st, &err);
+    else
+        srv_reply_json(r, 200, out);
+}
+
+void h_title_cover(struct srv_req *r)
+{
+    struct db *db = srv_db(r);
+    if (!db)
+        return;
+    char path[512], type[32];
+    struct lend_err err = {0};
+    enum lend_status st = lend_title_cover(db, srv_param(r, "id"), path, type, &err);
+    if (st != LEND_OK) {
+        srv_reply_lend(r, st, &err);
+        return;
+    }
+    /* Covers are public and named by content: a CDN may keep them. */
+    srv_reply_file(r, path, type, "public, max-age=86400");
+}
+
+void h_admin_title_upload(struct srv_req *r)
+{
+    /* upload_begin() already checked the caller and streamed the file to disk. */
+    if (r->upload_failed) {
+        srv_reply_error(r, 400, "invalid_multipart", "The upload could not be read as multipart/form-data.");
+        return;
+    }
+    if (r->too_large) {
+        srv_reply_error(r, 413, "too_large", "A form field is too long.");
+        return;
+    }
+    if (!r->has_file || r->upload_size == 0) {
+        srv_reply_error(r, 400, "missing_file", "Send the title's file in a part named \"file\".");
+        return;
+    }
+    struct lend_import_opts o = {
+        .kind = srv_upload_field(r, "kind"),
+        .title = srv_upload_field(r, "title"),
+        .author = srv_upload_field(r, "author"),
+        .language = srv_upload_field(r, "language"),
+        .publisher = srv_upload_field(r, "publisher"),
+        .description = srv_upload_field(r, "description"),
+    };
+    char id[37];
+    bool existed = false;
+    struct lend_err err = {0};
+    enum lend_status st = lend_import(r->db, r->srv->cfg.data_dir, r->upload_path, &o, id, &existed, &err);
+    if (st != LEND_OK) {
+        srv_reply_lend(r, st, &err);
+        return;
+    }
+    json_t *t = NULL;
+    st = lend_title_get(r->db, id, &t, &err);
+    if (st != LEND_OK) {
+        srv_reply_lend(r, st, &err);
+        return;
+    }
+    srv_reply_json(r, existed ? 200 : 201, t);
+    char loc[80];
+    snprintf(loc, sizeof loc, "/api/v1/titles/%s", id);
+    srv_add_header(r, MHD_HTTP_HEADER_LOCATION, loc);
+}
