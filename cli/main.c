@@ -19,6 +19,7 @@
 #include "pretnum/db.h"
 #include "pretnum/media.h"
 #include "pretnum/lending.h"
+#include "pretnum/loans.h"
 #include "pretnum/server.h"
 
 static const char usage[] =
@@ -30,6 +31,8 @@ static const char usage[] =
     "  patron add --library CODE --card CARD [--name N] [--email E]   (password on stdin)\n"
     "  import FILE [--kind ebook|audio|video] [--title T] [--author A] [--language L]\n"
     "                                          ingests a file, prints the title's id\n"
+    "  licence add --title ID --consortium ID [--library CODE] --concurrency N [--checkouts M]\n"
+    "              [--expires DATE] [--loan-days D]   prints the id\n"
     "  staff add --consortium ID [--library CODE] --email E --role consortium_admin|library_admin\n"
     "                                          (password on stdin)\n"
     "The database is PRETNUM_DATABASE_URL (a libpq conninfo or URI), by default the\n"
@@ -170,6 +173,7 @@ static int cmd_serve(void)
 struct opts {
     const char *consortium, *library, *code, *card, *name, *email, *role;
     const char *kind, *title, *author, *language;
+    const char *concurrency, *checkouts, *expires, *loan_days;
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -180,7 +184,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"name", required_argument, NULL, 'n'},       {"email", required_argument, NULL, 'e'},
         {"role", required_argument, NULL, 'r'},       {"kind", required_argument, NULL, 'K'},
         {"title", required_argument, NULL, 't'},      {"author", required_argument, NULL, 'a'},
-        {"language", required_argument, NULL, 'L'},   {NULL, 0, NULL, 0},
+        {"language", required_argument, NULL, 'L'},   {"concurrency", required_argument, NULL, 'N'},
+        {"checkouts", required_argument, NULL, 'M'},  {"expires", required_argument, NULL, 'x'},
+        {"loan-days", required_argument, NULL, 'D'},  {NULL, 0, NULL, 0},
     };
     int ch;
     opterr = 0;
@@ -198,6 +204,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         case 't': o->title = optarg; break;
         case 'a': o->author = optarg; break;
         case 'L': o->language = optarg; break;
+        case 'N': o->concurrency = optarg; break;
+        case 'M': o->checkouts = optarg; break;
+        case 'x': o->expires = optarg; break;
+        case 'D': o->loan_days = optarg; break;
         default:
             return die("unknown or incomplete option \"%s\"", argv[optind - 1]);
         }
@@ -236,6 +246,48 @@ static int cmd_import(int argc, char **argv)
     return 0;
 }
 
+/* A positive whole number from the command line; 0 when absent, -1 when malformed. */
+static int positive(const char *s)
+{
+    if (!s)
+        return 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *s && !*end && v > 0 && v <= 100000000 ? (int)v : -1;
+}
+
+static int cmd_licence_add(const struct opts *o)
+{
+    if (!o->title || !o->consortium || !o->concurrency)
+        return die("licence add needs --title ID --consortium ID --concurrency N");
+    struct lend_licence_terms t = {
+        .title_id = o->title,
+        .library_code = o->library,
+        .concurrency = positive(o->concurrency),
+        .checkouts = positive(o->checkouts),
+        .expires = o->expires,
+        .loan_days = positive(o->loan_days),
+    };
+    if (t.concurrency <= 0 || t.checkouts < 0 || t.loan_days < 0)
+        return die("--concurrency, --checkouts and --loan-days take positive whole numbers");
+    if (!lend_is_uuid(o->consortium))
+        return die("no consortium \"%s\"", o->consortium);
+    struct lend_principal who = {.role = LEND_CONSORTIUM_ADMIN};
+    snprintf(who.consortium_id, sizeof who.consortium_id, "%s", o->consortium);
+    struct db *db = connect_db();
+    if (!db)
+        return 1;
+    json_t *out = NULL;
+    struct lend_err err = {0};
+    enum lend_status st = lend_licence_add(db, &who, &t, &out, &err);
+    db_close(db);
+    if (st != LEND_OK)
+        return lend_exit(st, &err);
+    puts(json_string_value(json_object_get(out, "id")));
+    json_decref(out);
+    return 0;
+}
+
 static int cmd_add(const char *what, int argc, char **argv)
 {
     struct opts o = {0};
@@ -246,6 +298,8 @@ static int cmd_add(const char *what, int argc, char **argv)
     struct lend_err err = {0};
     enum lend_status st;
 
+    if (!strcmp(what, "licence"))
+        return cmd_licence_add(&o);
     if (!strcmp(what, "consortium")) {
         if (!positional)
             return die("consortium add needs a NAME");
@@ -314,7 +368,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "import"))
         return cmd_import(argc - 1, argv + 1);
     if (!strcmp(cmd, "consortium") || !strcmp(cmd, "library") || !strcmp(cmd, "patron") ||
-        !strcmp(cmd, "staff")) {
+        !strcmp(cmd, "staff") || !strcmp(cmd, "licence")) {
         if (argc < 3 || strcmp(argv[2], "add") != 0)
             return die("usage: pretnum %s add ...", cmd);
         return cmd_add(cmd, argc - 2, argv + 2);

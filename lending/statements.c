@@ -19,6 +19,30 @@
     "($2::text IS NULL OR t.kind = $2)"                                                           \
     " AND ($3::text IS NULL OR lower(t.language) = lower($3) OR lower(t.language) LIKE lower($3) || '-%')"
 
+#define LOAN_COLS                                                                                  \
+    "l.id, l.title_id, t.kind, t.title, l.licence_id, rfc3339(l.started) AS started,"              \
+    " rfc3339(l.due) AS due, rfc3339(l.ended) AS ended, l.renewals,"                              \
+    " CASE WHEN l.ended IS NOT NULL THEN l.end_reason WHEN l.due <= now() THEN 'expired'"         \
+    "      ELSE 'active' END AS state"
+
+#define HOLD_COLS                                                                                  \
+    "h.id, h.title_id, t.kind, t.title, h.state, rfc3339(h.placed) AS placed,"                     \
+    " rfc3339(h.ready_until) AS ready_until, lb.default_loan_days, lb.hold_days,"                  \
+    " CASE WHEN h.state = 'waiting' THEN (SELECT count(*) FROM hold h2"                           \
+    "   WHERE h2.title_id = h.title_id AND h2.consortium_id = h.consortium_id"                    \
+    "     AND h2.state = 'waiting' AND (h2.placed, h2.id) <= (h.placed, h.id)) END AS position,"  \
+    " (SELECT sum(c.concurrency) FROM licence c WHERE c.title_id = h.title_id"                    \
+    "   AND c.consortium_id = h.consortium_id AND (c.library_id IS NULL OR c.library_id = h.library_id)" \
+    "   AND NOT c.suspended AND (c.expires IS NULL OR c.expires > now())) AS copies"
+
+/* A licence as staff see it, with live counts. */
+#define LICENCE_COLS                                                                               \
+    "c.id, c.title_id, t.title, lb.code AS library, c.concurrency, c.checkouts, c.checkouts_used," \
+    " rfc3339(c.expires) AS expires, c.loan_days, c.suspended, rfc3339(c.created_at) AS created,"  \
+    " (SELECT count(*) FROM loan l WHERE l.licence_id = c.id AND l.ended IS NULL AND l.due > now()) AS in_use," \
+    " CASE WHEN c.suspended THEN 'suspended' WHEN c.expires <= now() THEN 'expired'"              \
+    "      WHEN c.checkouts_used >= c.checkouts THEN 'exhausted' ELSE 'active' END AS state"
+
 const struct db_statement db_statements[] = {
     {"ping", "SELECT 1", 0},
 
@@ -176,6 +200,194 @@ const struct db_statement db_statements[] = {
      " (SELECT " TITLE_COLS " FROM m JOIN title t USING (id) ORDER BY t.created_at DESC, t.id"
      "  LIMIT $4 OFFSET $5) p ON true",
      5},
+
+    /* ---- lending: every change first takes licence_lock for its title and consortium ---- */
+    {"licence_lock",
+     "SELECT id FROM licence WHERE title_id = $1 AND consortium_id = $2 ORDER BY id FOR UPDATE", 2},
+    {"patron_policy",
+     "SELECT l.id AS library_id, l.consortium_id, l.loan_days::text AS loan_days, l.default_loan_days,"
+     "       l.max_loans, l.max_holds, l.max_renewals, l.hold_days, p.pseudonym"
+     " FROM patron p JOIN library l ON l.id = p.library_id WHERE p.id = $1",
+     1},
+    {"title_kind", "SELECT kind FROM title WHERE id = $1", 1},
+    /* Usable licences for a patron's library, in the order they are drawn on (Palace):
+     * the library's own before the consortium's; time-limited ending soonest, then
+     * perpetual, then loan-limited with most loans left. */
+    {"licences_usable",
+     "SELECT c.id, c.concurrency, c.checkouts, c.checkouts_used, c.loan_days,"
+     "       rfc3339(c.expires) AS expires,"
+     "       (SELECT count(*) FROM loan l WHERE l.licence_id = c.id AND l.ended IS NULL AND l.due > now()) AS active,"
+     "       (SELECT count(*) FROM hold h WHERE h.licence_id = c.id AND h.state = 'ready') AS reserved"
+     " FROM licence c"
+     " WHERE c.title_id = $1 AND c.consortium_id = $2 AND (c.library_id IS NULL OR c.library_id = $3)"
+     "   AND NOT c.suspended AND (c.expires IS NULL OR c.expires > now())"
+     "   AND (c.checkouts IS NULL OR c.checkouts_used < c.checkouts)"
+     " ORDER BY c.library_id IS NULL, c.expires IS NULL, c.expires, c.checkouts IS NOT NULL,"
+     "          c.checkouts - c.checkouts_used DESC, c.created_at, c.id",
+     3},
+    {"licences_owned",
+     "SELECT count(*) FROM licence WHERE title_id = $1 AND consortium_id = $2"
+     " AND (library_id IS NULL OR library_id = $3)",
+     3},
+    {"loans_close_expired_of",
+     "UPDATE loan SET ended = due, end_reason = 'expired'"
+     " WHERE patron_id = $1 AND title_id = $2 AND ended IS NULL AND due <= now()"
+     " RETURNING id, library_id",
+     2},
+    {"loan_open_of",
+     "SELECT id FROM loan WHERE patron_id = $1 AND title_id = $2 AND ended IS NULL AND due > now()", 2},
+    {"patron_loans_active",
+     "SELECT count(*) FROM loan WHERE patron_id = $1 AND ended IS NULL AND due > now()", 1},
+    {"patron_holds_open", "SELECT count(*) FROM hold WHERE patron_id = $1 AND state IN ('waiting', 'ready')", 1},
+    {"loan_insert",
+     "INSERT INTO loan (patron_id, title_id, licence_id, library_id, due)"
+     " VALUES ($1, $2, $3, $4, least(now() + make_interval(days => $5::int), $6::timestamptz))"
+     " RETURNING id",
+     6},
+    {"licence_spend",
+     "UPDATE licence SET checkouts_used = checkouts_used + 1 WHERE id = $1"
+     " AND (checkouts IS NULL OR checkouts_used < checkouts)",
+     1},
+    {"hold_ready_of",
+     "SELECT id, licence_id FROM hold WHERE patron_id = $1 AND title_id = $2 AND state = 'ready'", 2},
+    {"hold_open_of",
+     "SELECT id FROM hold WHERE patron_id = $1 AND title_id = $2 AND state IN ('waiting', 'ready')", 2},
+    {"hold_fulfil", "UPDATE hold SET state = 'fulfilled', ended = now() WHERE id = $1", 1},
+    {"holds_waiting",
+     "SELECT h.id, h.patron_id, h.library_id, p.pseudonym, lb.hold_days"
+     " FROM hold h JOIN patron p ON p.id = h.patron_id JOIN library lb ON lb.id = h.library_id"
+     " WHERE h.title_id = $1 AND h.consortium_id = $2 AND h.state = 'waiting'"
+     " ORDER BY h.placed, h.id LIMIT 200",
+     2},
+    {"holds_others_open",
+     "SELECT count(*) FROM hold WHERE title_id = $1 AND consortium_id = $2"
+     " AND state IN ('waiting', 'ready') AND patron_id <> $3",
+     3},
+    {"hold_make_ready",
+     "UPDATE hold SET state = 'ready', licence_id = $2, ready_at = now(),"
+     " ready_until = now() + make_interval(days => $3::int) WHERE id = $1 AND state = 'waiting'",
+     3},
+    {"hold_insert",
+     "INSERT INTO hold (patron_id, title_id, consortium_id, library_id) VALUES ($1, $2, $3, $4) RETURNING id",
+     4},
+    {"hold_get",
+     "SELECT " HOLD_COLS " FROM hold h JOIN title t ON t.id = h.title_id JOIN library lb ON lb.id = h.library_id"
+     " WHERE h.id = $1 AND h.patron_id = $2",
+     2},
+    {"holds_list",
+     "SELECT " HOLD_COLS " FROM hold h JOIN title t ON t.id = h.title_id JOIN library lb ON lb.id = h.library_id"
+     " WHERE h.patron_id = $1 AND ($2::bool OR h.state IN ('waiting', 'ready'))"
+     " ORDER BY h.placed DESC, h.id LIMIT $3 OFFSET $4",
+     4},
+    {"holds_count",
+     "SELECT count(*) FROM hold h WHERE h.patron_id = $1 AND ($2::bool OR h.state IN ('waiting', 'ready'))", 2},
+    {"hold_for_cancel",
+     "SELECT h.title_id, h.consortium_id, h.state FROM hold h WHERE h.id = $1 AND h.patron_id = $2", 2},
+    {"hold_cancel",
+     "UPDATE hold SET state = 'cancelled', ended = now(), licence_id = NULL, ready_until = NULL"
+     " WHERE id = $1 AND state IN ('waiting', 'ready')",
+     1},
+    {"event_add",
+     "INSERT INTO usage_event (type, title_id, consortium_id, library_id, patron_key, loan_id)"
+     " VALUES ($1, $2, $3, $4, $5, $6)",
+     6},
+    {"idem_claim",
+     "INSERT INTO idempotency (patron_id, key, request_hash) VALUES ($1, $2, $3)"
+     " ON CONFLICT DO NOTHING RETURNING 1",
+     3},
+    {"idem_get", "SELECT request_hash, status, response FROM idempotency WHERE patron_id = $1 AND key = $2", 2},
+    {"idem_store", "UPDATE idempotency SET status = $3, response = $4 WHERE patron_id = $1 AND key = $2", 4},
+    {"loan_get",
+     "SELECT " LOAN_COLS " FROM loan l JOIN title t ON t.id = l.title_id WHERE l.id = $1 AND l.patron_id = $2", 2},
+    {"loans_list",
+     "SELECT " LOAN_COLS " FROM loan l JOIN title t ON t.id = l.title_id"
+     " WHERE l.patron_id = $1 AND ($2::bool OR (l.ended IS NULL AND l.due > now()))"
+     " ORDER BY l.started DESC, l.id LIMIT $3 OFFSET $4",
+     4},
+    {"loans_count",
+     "SELECT count(*) FROM loan l WHERE l.patron_id = $1 AND ($2::bool OR (l.ended IS NULL AND l.due > now()))", 2},
+    {"loan_for_change",
+     "SELECT l.title_id, l.licence_id, l.library_id, l.renewals, l.ended IS NULL AND l.due > now() AS active,"
+     "       rfc3339(c.expires) AS licence_expires, c.loan_days AS licence_loan_days"
+     " FROM loan l JOIN licence c ON c.id = l.licence_id WHERE l.id = $1 AND l.patron_id = $2",
+     2},
+    {"loan_return",
+     "UPDATE loan SET ended = now(), end_reason = 'returned' WHERE id = $1 AND ended IS NULL AND due > now()", 1},
+    /* $2 days from the current due, refused (no row) when the licence ends first. */
+    {"loan_renew",
+     "UPDATE loan l SET due = l.due + make_interval(days => $2::int), renewals = l.renewals + 1"
+     " FROM licence c WHERE l.id = $1 AND c.id = l.licence_id"
+     "   AND (c.expires IS NULL OR c.expires >= l.due + make_interval(days => $2::int))",
+     2},
+    {"sweep_loans",
+     "UPDATE loan SET ended = due, end_reason = 'expired' WHERE id IN"
+     " (SELECT id FROM loan WHERE ended IS NULL AND due <= now() ORDER BY due LIMIT 500 FOR UPDATE SKIP LOCKED)"
+     " RETURNING id, title_id, library_id,"
+     "  (SELECT consortium_id FROM library WHERE id = loan.library_id) AS consortium_id,"
+     "  (SELECT pseudonym FROM patron WHERE id = loan.patron_id) AS pseudonym",
+     0},
+    {"sweep_holds",
+     "UPDATE hold SET state = 'expired', ended = now(), licence_id = NULL WHERE id IN"
+     " (SELECT id FROM hold WHERE state = 'ready' AND ready_until <= now() LIMIT 500 FOR UPDATE SKIP LOCKED)"
+     " RETURNING id, title_id, consortium_id, library_id,"
+     "  (SELECT pseudonym FROM patron WHERE id = hold.patron_id) AS pseudonym",
+     0},
+    {"sweep_queues",
+     "SELECT DISTINCT title_id, consortium_id FROM hold WHERE state = 'waiting' LIMIT 1000", 0},
+    {"availability",
+     "SELECT coalesce(sum(c.concurrency), 0) AS copies, bool_or(c.concurrency IS NULL) AS unlimited,"
+     "  coalesce(sum(c.concurrency - (SELECT count(*) FROM loan l WHERE l.licence_id = c.id AND l.ended IS NULL"
+     "    AND l.due > now()) - (SELECT count(*) FROM hold h WHERE h.licence_id = c.id AND h.state = 'ready')), 0) AS free,"
+     "  (SELECT count(*) FROM hold h WHERE h.title_id = $1 AND h.consortium_id = $2 AND h.state = 'waiting') AS holds"
+     " FROM licence c WHERE c.title_id = $1 AND c.consortium_id = $2"
+     "   AND (c.library_id IS NULL OR c.library_id = $3::uuid OR $3::uuid IS NULL)"
+     "   AND NOT c.suspended AND (c.expires IS NULL OR c.expires > now())"
+     "   AND (c.checkouts IS NULL OR c.checkouts_used < c.checkouts)",
+     3},
+
+    /* ---- staff: licences and the usage report ---- */
+    {"licence_add",
+     "INSERT INTO licence (title_id, consortium_id, library_id, concurrency, checkouts, expires, loan_days)"
+     " VALUES ($1, $2, $3, $4, $5, $6::timestamptz, $7) RETURNING id",
+     7},
+    {"admin_licence",
+     "SELECT " LICENCE_COLS " FROM licence c JOIN title t ON t.id = c.title_id"
+     " LEFT JOIN library lb ON lb.id = c.library_id"
+     " WHERE c.id = $3 AND c.consortium_id = $1 AND ($2::uuid IS NULL OR c.library_id = $2)",
+     3},
+    {"admin_licences",
+     "SELECT " LICENCE_COLS ", count(*) OVER () AS total FROM licence c JOIN title t ON t.id = c.title_id"
+     " LEFT JOIN library lb ON lb.id = c.library_id"
+     " WHERE c.consortium_id = $1 AND ($2::uuid IS NULL OR c.library_id = $2)"
+     "   AND ($3::uuid IS NULL OR c.title_id = $3)"
+     "   AND ($4::timestamptz IS NULL OR c.expires < $4::timestamptz)"
+     " ORDER BY t.title, c.created_at, c.id LIMIT $5 OFFSET $6",
+     6},
+    {"admin_licence_update",
+     "UPDATE licence c SET"
+     "  concurrency = CASE WHEN $4::bool THEN $5::int ELSE concurrency END,"
+     "  checkouts = CASE WHEN $6::bool THEN $7::int ELSE checkouts END,"
+     "  expires = CASE WHEN $8::bool THEN $9::timestamptz ELSE expires END,"
+     "  loan_days = CASE WHEN $10::bool THEN $11::int ELSE loan_days END,"
+     "  suspended = coalesce($12::bool, suspended)"
+     " WHERE c.id = $3 AND c.consortium_id = $1 AND ($2::uuid IS NULL OR c.library_id = $2)",
+     12},
+    {"report_usage",
+     "SELECT e.title_id, t.title, to_char(date_trunc('month', e.at AT TIME ZONE 'UTC'), 'YYYY-MM') AS month,"
+     "  count(*) FILTER (WHERE e.type = 'checkout') AS loans,"
+     "  count(*) FILTER (WHERE e.type = 'renew') AS renewals,"
+     "  count(*) FILTER (WHERE e.type = 'stream_start') AS streams,"
+     "  count(DISTINCT e.patron_key) FILTER (WHERE e.type IN ('checkout', 'stream_start')) AS unique_patrons,"
+     "  count(*) FILTER (WHERE e.type LIKE 'turnaway%') AS turnaways,"
+     "  count(*) FILTER (WHERE e.type = 'turnaway_no_copy') AS turnaways_no_copy,"
+     "  count(*) FILTER (WHERE e.type = 'turnaway_no_licence') AS turnaways_no_licence,"
+     "  count(*) FILTER (WHERE e.type = 'turnaway_limit') AS turnaways_limit,"
+     "  count(*) FILTER (WHERE e.type = 'hold_placed') AS holds_placed"
+     " FROM usage_event e JOIN title t ON t.id = e.title_id"
+     " WHERE e.consortium_id = $1 AND ($2::uuid IS NULL OR e.library_id = $2)"
+     "   AND e.at >= $3::date AND e.at < $4::date"
+     " GROUP BY e.title_id, t.title, 3 ORDER BY 3, t.title, e.title_id",
+     4},
 
     {NULL, NULL, 0},
 };

@@ -5,6 +5,17 @@
 #include <string.h>
 
 #include "pretnum/catalogue.h"
+#include "pretnum/loans.h"
+
+/* For a signed-in caller, how many copies its consortium has and how many are free. */
+static void add_availability(struct srv_req *r, json_t *title)
+{
+    if (!r->signed_in)
+        return;
+    json_t *a = lend_availability(r->db, &r->who, json_string_value(json_object_get(title, "id")));
+    if (a)
+        json_object_set_new(title, "availability", a);
+}
 
 void h_titles(struct srv_req *r)
 {
@@ -24,10 +35,16 @@ void h_titles(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_titles_search(db, &q, &out, &err);
-    if (st != LEND_OK)
+    if (st != LEND_OK) {
         srv_reply_lend(r, st, &err);
-    else
-        srv_reply_json(r, 200, out);
+        return;
+    }
+    if (srv_optional_auth(r)) {
+        size_t i;
+        json_t *t;
+        json_array_foreach(json_object_get(out, "items"), i, t) add_availability(r, t);
+    }
+    srv_reply_json(r, 200, out);
 }
 
 void h_title(struct srv_req *r)
@@ -38,10 +55,13 @@ void h_title(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_title_get(db, srv_param(r, "id"), &out, &err);
-    if (st != LEND_OK)
+    if (st != LEND_OK) {
         srv_reply_lend(r, st, &err);
-    else
-        srv_reply_json(r, 200, out);
+        return;
+    }
+    if (srv_optional_auth(r))
+        add_availability(r, out);
+    srv_reply_json(r, 200, out);
 }
 
 void h_title_cover(struct srv_req *r)

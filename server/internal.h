@@ -7,6 +7,7 @@
 #define PRETNUM_SERVER_INTERNAL_H
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "pretnum/arena.h"
@@ -29,6 +30,10 @@ struct srv_metrics {
 
 struct srv {
     struct MHD_Daemon *d;
+    pthread_t sweeper;
+    bool sweeping, stopping;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
     struct srv_config cfg;
     struct db_pool *pool;
     atomic_int inflight;
@@ -50,6 +55,7 @@ struct srv_req {
     size_t body_len, body_cap;
     unsigned long long received;
     bool too_large;
+    bool discard; /* over the cap: read and drop the body, then answer 413 */
 
     /* uploads (SRV_ROUTE_UPLOAD): the file part goes to upload_path, fields to arena */
     struct MHD_PostProcessor *pp;
@@ -128,6 +134,24 @@ void h_titles(struct srv_req *r);
 void h_title(struct srv_req *r);
 void h_title_cover(struct srv_req *r);
 void h_admin_title_upload(struct srv_req *r);
+void h_loan_create(struct srv_req *r);
+void h_loans(struct srv_req *r);
+void h_loan(struct srv_req *r);
+void h_loan_return(struct srv_req *r);
+void h_loan_renew(struct srv_req *r);
+void h_hold_create(struct srv_req *r);
+void h_holds(struct srv_req *r);
+void h_hold_delete(struct srv_req *r);
+void h_admin_licence_create(struct srv_req *r);
+void h_admin_licences(struct srv_req *r);
+void h_admin_licence_update(struct srv_req *r);
+void h_admin_report_usage(struct srv_req *r);
+
+/**
+ * Resolves the caller's session if the request carries one, without requiring it (for
+ * pages that show more to signed-in people). True when signed in.
+ */
+bool srv_optional_auth(struct srv_req *r);
 
 /** An uploaded form field's value (NULL when absent). */
 const char *srv_upload_field(struct srv_req *r, const char *name);

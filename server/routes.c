@@ -15,6 +15,18 @@ const struct srv_route srv_routes[] = {
     {"GET", "/api/v1/titles/{id}", h_title, "title"},
     {"GET", "/api/v1/titles/{id}/cover", h_title_cover, "title_cover"},
     {"POST", "/api/v1/admin/titles", h_admin_title_upload, "admin_title_upload", SRV_ROUTE_UPLOAD},
+    {"POST", "/api/v1/loans", h_loan_create, "loan_create"},
+    {"GET", "/api/v1/loans", h_loans, "loans"},
+    {"GET", "/api/v1/loans/{id}", h_loan, "loan"},
+    {"POST", "/api/v1/loans/{id}/return", h_loan_return, "loan_return"},
+    {"POST", "/api/v1/loans/{id}/renew", h_loan_renew, "loan_renew"},
+    {"POST", "/api/v1/holds", h_hold_create, "hold_create"},
+    {"GET", "/api/v1/holds", h_holds, "holds"},
+    {"DELETE", "/api/v1/holds/{id}", h_hold_delete, "hold_delete"},
+    {"POST", "/api/v1/admin/licences", h_admin_licence_create, "admin_licence_create"},
+    {"GET", "/api/v1/admin/licences", h_admin_licences, "admin_licences"},
+    {"PATCH", "/api/v1/admin/licences/{id}", h_admin_licence_update, "admin_licence_update"},
+    {"GET", "/api/v1/admin/reports/usage", h_admin_report_usage, "admin_report_usage"},
     {NULL, NULL, NULL, NULL, 0},
 };
 

@@ -4,6 +4,8 @@
  */
 #include "internal.h"
 
+#include "pretnum/loans.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -258,17 +260,37 @@ static bool safe_method(const char *m)
     return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS");
 }
 
+static const char *request_token(struct srv_req *r, bool *via_cookie)
+{
+    const char *auth = srv_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    *via_cookie = false;
+    if (auth && !strncasecmp(auth, "Bearer ", 7))
+        return auth + 7;
+    const char *token = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "pretnum_session");
+    *via_cookie = token != NULL;
+    return token;
+}
+
+bool srv_optional_auth(struct srv_req *r)
+{
+    if (r->signed_in)
+        return true;
+    bool cookie;
+    const char *token = request_token(r, &cookie);
+    struct db *db = token ? srv_db(r) : NULL;
+    struct lend_err err = {0};
+    if (!db || lend_session_lookup(db, token, &r->who, &err) != LEND_OK)
+        return false;
+    r->token = arena_strdup(r->arena, token);
+    r->via_cookie = cookie;
+    r->signed_in = true;
+    return true;
+}
+
 bool srv_require(struct srv_req *r, unsigned need)
 {
     if (!r->signed_in) {
-        const char *auth = srv_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-        const char *token = NULL;
-        if (auth && !strncasecmp(auth, "Bearer ", 7)) {
-            token = auth + 7;
-        } else {
-            token = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, "pretnum_session");
-            r->via_cookie = token != NULL;
-        }
+        const char *token = request_token(r, &r->via_cookie);
         if (!token) {
             srv_reply_error(r, 401, "not_signed_in", "Please sign in.");
             return false;
@@ -403,6 +425,32 @@ static void upload_cleanup(void *p)
         unlink(r->upload_path);
 }
 
+/*
+ * A body declared over its cap. A client that sent "Expect: 100-continue", or declares
+ * far too much, is answered at once. Others are already sending: closing on them would
+ * reset the connection before they read the 413, so a body up to 64 MiB over the cap is
+ * read and dropped first (nginx's lingering close, done by hand).
+ */
+static bool over_cap(struct srv_req *r, unsigned long long cap)
+{
+    const char *cl = srv_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
+    if (n <= cap)
+        return false;
+    const char *expect = srv_header(r, MHD_HTTP_HEADER_EXPECT);
+    if (!expect && n <= cap + (64ULL << 20))
+        r->discard = true;
+    return true;
+}
+
+static void reply_too_large(struct srv_req *r)
+{
+    if (r->pp || (r->route >= 0 && (srv_routes[r->route].flags & SRV_ROUTE_UPLOAD)))
+        srv_reply_error(r, 413, "too_large", "Files are accepted up to %llu MiB.", r->srv->cfg.max_upload >> 20);
+    else
+        srv_reply_error(r, 413, "too_large", "The request body is larger than %zu bytes.", r->srv->cfg.max_body);
+}
+
 /* First call of an upload: who may send it, what it is, and where it goes. */
 static bool upload_begin(struct srv_req *r)
 {
@@ -414,10 +462,10 @@ static bool upload_begin(struct srv_req *r)
         srv_reply_error(r, 415, "unsupported_media_type", "Send the file as multipart/form-data with a \"file\" part.");
         return false;
     }
-    const char *cl = srv_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && strtoull(cl, NULL, 10) > s->cfg.max_upload) {
-        srv_reply_error(r, 413, "too_large", "Files are accepted up to %llu MiB.", s->cfg.max_upload >> 20);
-        return false;
+    if (over_cap(r, s->cfg.max_upload)) {
+        if (!r->discard)
+            reply_too_large(r);
+        return r->discard;
     }
     r->upload_fd = -1;
     arena_defer(r->arena, upload_cleanup, r);
@@ -535,12 +583,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             }
             return MHD_YES;
         }
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > s->cfg.max_body) {
-            srv_reply_error(r, 413, "too_large", "The request body is larger than %zu bytes.", s->cfg.max_body);
+        if (over_cap(r, s->cfg.max_body) && !r->discard) {
+            reply_too_large(r);
             MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CONNECTION, "close");
             return queue(r);
         }
+        return MHD_YES;
+    }
+    if (*upload_size && r->discard) {
+        r->received += *upload_size;
+        if (r->received > (64ULL << 20) + s->cfg.max_upload || now_mono() - r->t0 > s->cfg.request_deadline_s)
+            return MHD_NO;
+        *upload_size = 0;
         return MHD_YES;
     }
     if (*upload_size) {
@@ -580,8 +634,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (r->resp) /* answered early (413, bad framing) */
         return MHD_YES;
-    if (r->too_large)
-        srv_reply_error(r, 413, "too_large", "The request body is larger than %zu bytes.", s->cfg.max_body);
+    if (r->discard || r->too_large)
+        reply_too_large(r);
     else
         dispatch(r);
     return queue(r);
@@ -666,6 +720,39 @@ char *srv_metrics_text(struct srv *s, size_t *len)
     fclose(f);
     *len = n;
     return buf;
+}
+
+/* ---- housekeeping ---- */
+
+/*
+ * Closes loans past due, lapses ready holds and hands free copies to waiting holds every
+ * few seconds. Each server runs its own; the SQL skips rows another server holds.
+ */
+static void *sweeper(void *arg)
+{
+    struct srv *s = arg;
+    struct db *db = NULL;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += s->cfg.sweep_interval_s;
+        pthread_cond_timedwait(&s->cv, &s->mu, &until);
+        if (s->stopping)
+            break;
+        pthread_mutex_unlock(&s->mu);
+        if (!db)
+            db = db_pool_get(s->pool, 1000);
+        if (db && db_ready(db) && lend_sweep(db) < 0)
+            fprintf(stderr, "level=warn msg=\"housekeeping of loans and holds failed; will retry\"\n");
+        if (db) {
+            db_pool_put(s->pool, db);
+            db = NULL;
+        }
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
 }
 
 /* ---- start and stop ---- */
@@ -760,6 +847,13 @@ int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t 
         snprintf(err, errlen, "could not listen on %s:%d (in use?)", c->bind, c->port);
         goto fail;
     }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (c->sweep_interval_s >= 0) {
+        if (c->sweep_interval_s == 0)
+            c->sweep_interval_s = 5;
+        s->sweeping = pthread_create(&s->sweeper, NULL, sweeper, s) == 0;
+    }
     *out = s;
     return 0;
 fail:
@@ -779,6 +873,15 @@ void srv_stop(struct srv *s, int grace_ms)
 {
     if (!s)
         return;
+    if (s->sweeping) {
+        pthread_mutex_lock(&s->mu);
+        s->stopping = true;
+        pthread_cond_signal(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->sweeper, NULL);
+    }
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
     MHD_socket fd = MHD_quiesce_daemon(s->d);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);

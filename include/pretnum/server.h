@@ -26,6 +26,7 @@ struct srv_config {
     int conn_limit;          /* concurrent connections in all (1000) */
     int db_pool_size;        /* database connections (threads + 2) */
     bool secure_cookies;     /* add Secure to cookies (behind TLS) */
+    int sweep_interval_s;    /* housekeeping of loans and holds (5); < 0 disables */
     bool quiet;              /* no access log */
 };
 

@@ -165,45 +165,32 @@ static void test_account_verbs(void **state)
     assert_int_equal(run(ci, args, "pw-staff", &out), 1);
     assert_non_null(strstr(out, "role"));
     free(out);
+    /* Licences from the command line, for a title in the catalogue. */
+    t_sql(ci, "INSERT INTO title (id, kind, title, file_sha256, file_path, file_size, media_type) VALUES"
+              " ('00000000-0000-0000-0000-0000000000aa', 'ebook', 'T', repeat('a', 64), 'x', 1, 'application/epub+zip')");
+    snprintf(args, sizeof args,
+             "licence add --title 00000000-0000-0000-0000-0000000000aa --consortium %s --library ANGERS"
+             " --concurrency 3 --checkouts 20 --expires 2030-01-01 --loan-days 21", cons);
+    assert_int_equal(run(ci, args, NULL, &out), 0);
+    assert_true(is_uuid_line(out));
+    free(out);
+    char *v = t_sql_value(ci, "SELECT concurrency || '/' || checkouts || '/' || loan_days || '/' || (expires IS NOT NULL)"
+                              " FROM licence");
+    assert_string_equal(v, "3/20/21/true");
+    free(v);
+    snprintf(args, sizeof args, "licence add --title 00000000-0000-0000-0000-0000000000aa --consortium %s", cons);
+    assert_int_equal(run(ci, args, NULL, &out), 1);
+    assert_non_null(strstr(out, "--concurrency"));
+    free(out);
+    snprintf(args, sizeof args,
+             "licence add --title 00000000-0000-0000-0000-0000000000ab --consortium %s --concurrency 1", cons);
+    assert_int_equal(run(ci, args, NULL, &out), 1);
+    assert_non_null(strstr(out, "no such title"));
+    free(out);
     assert_int_equal(run(ci, "frobnicate", NULL, &out), 1);
     assert_non_null(strstr(out, "unknown command"));
     free(out);
     t_db_drop(ci);
-}
-
-/* Starts `pretnum serve` on a free port; returns its pid and the port. */
-static pid_t start_serve(const char *ci, int *port, int *errfd)
-{
-    int p[2];
-    if (pipe(p) != 0)
-        abort();
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(p[1], 2);
-        close(p[0]);
-        setenv("PRETNUM_DATABASE_URL", ci, 1);
-        setenv("PRETNUM_PORT", "0", 1);
-        execl(bin(), bin(), "serve", (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    *errfd = p[0];
-    char buf[4096];
-    size_t n = 0;
-    *port = 0;
-    while (n < sizeof buf - 1) {
-        ssize_t r = read(p[0], buf + n, sizeof buf - 1 - n);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        buf[n] = 0;
-        const char *s = strstr(buf, "serving on http://127.0.0.1:");
-        if (s && strchr(s, '\n')) {
-            *port = atoi(s + strlen("serving on http://127.0.0.1:"));
-            break;
-        }
-    }
-    return pid;
 }
 
 static void test_serve_sigterm_finishes_in_flight(void **state)
@@ -211,7 +198,7 @@ static void test_serve_sigterm_finishes_in_flight(void **state)
     (void)state;
     char *ci = t_db_create();
     int port, errfd;
-    pid_t pid = start_serve(ci, &port, &errfd);
+    pid_t pid = t_serve_start(ci, &port, &errfd);
     assert_true(port > 0);
     struct t_resp r;
     assert_int_equal(t_http(&r, port, "GET", "/healthz", NULL, NULL), 200);

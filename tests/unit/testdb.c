@@ -1,5 +1,7 @@
 #include "testdb.h"
 
+#include <sodium.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,4 +259,55 @@ long t_upload(struct t_resp *out, int port, const char *path, const char *file, 
     curl_mime_free(mime);
     curl_easy_cleanup(c);
     return out->status;
+}
+
+pid_t t_serve_start(const char *conninfo, int *port, int *errfd)
+{
+    const char *bin = getenv("PRETNUM_BIN") ? getenv("PRETNUM_BIN") : "bin/pretnum";
+    int p[2];
+    if (pipe(p) != 0)
+        abort();
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        setenv("PRETNUM_DATABASE_URL", conninfo, 1);
+        setenv("PRETNUM_PORT", "0", 1);
+        execl(bin, bin, "serve", (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    *errfd = p[0];
+    char buf[4096];
+    size_t n = 0;
+    *port = 0;
+    while (n < sizeof buf - 1) {
+        ssize_t r = read(p[0], buf + n, sizeof buf - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        buf[n] = 0;
+        const char *at = strstr(buf, "serving on http://127.0.0.1:");
+        if (at && strchr(at, '\n')) {
+            *port = atoi(at + strlen("serving on http://127.0.0.1:"));
+            break;
+        }
+    }
+    return pid;
+}
+
+void t_session(const char *conninfo, const char *patron_id, const char *staff_id, char token[44])
+{
+    unsigned char secret[32], h[32];
+    randombytes_buf(secret, sizeof secret);
+    sodium_bin2base64(token, 44, secret, sizeof secret, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    crypto_generichash(h, sizeof h, (const unsigned char *)token, strlen(token), NULL, 0);
+    char hex[65], sql[512];
+    sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO session (id_hash, patron_id, staff_id, expires_at) VALUES"
+             " (decode('%s', 'hex'), %s%s%s, %s%s%s, now() + interval '1 day')",
+             hex, patron_id ? "'" : "", patron_id ? patron_id : "NULL", patron_id ? "'" : "", staff_id ? "'" : "",
+             staff_id ? staff_id : "NULL", staff_id ? "'" : "");
+    t_sql(conninfo, sql);
 }

@@ -60,6 +60,17 @@ int t_cmd(const char *cmd, char **out);
 
 #endif
 
+#include <sys/types.h>
+
+/**
+ * Starts `$PRETNUM_BIN serve` on a free port against a database; returns its pid, the
+ * port it printed, and the read end of its stderr (close it when done).
+ */
+pid_t t_serve_start(const char *conninfo, int *port, int *errfd);
+
+/** Creates a session for an account by SQL (no password hashing) and returns its token. */
+void t_session(const char *conninfo, const char *patron_id, const char *staff_id, char token[44]);
+
 #ifndef PRETNUM_TESTDB_UPLOAD
 #define PRETNUM_TESTDB_UPLOAD
 /**
