@@ -3,7 +3,7 @@
 
 CC      ?= gcc
 PKGS     = libmicrohttpd libpq libsodium libzip jansson libxml-2.0 libavformat libavcodec \
-           libavutil libswresample
+           libavutil libswresample libcurl
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
            -Wno-missing-field-initializers
 CPPFLAGS = -Iinclude -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
@@ -60,7 +60,7 @@ $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/testlib.c tests/unit/testlib.h tests/unit/testdb.c tests/unit/testdb.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< tests/unit/testlib.c tests/unit/testdb.c $(LIB) \
-	    $(LDLIBS) -lcmocka $(shell pkg-config --libs libcurl)
+	    $(LDLIBS) -lcmocka
 
 $(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB)
 	@mkdir -p $(dir $@)

@@ -2,6 +2,7 @@
  * bin/pretnum: one binary, subcommands. Every failure exits non-zero with one line on
  * stderr; every success prints what API.md says (an id) on stdout.
  */
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -145,6 +146,9 @@ static int cmd_serve(void)
         .conninfo = ci,
         .data_dir = data && *data ? data : "var/data",
         .max_upload = (unsigned long long)env_int("PRETNUM_MAX_UPLOAD_MB", 2048) << 20,
+        .smtp_url = getenv("PRETNUM_SMTP_URL") && *getenv("PRETNUM_SMTP_URL") ? getenv("PRETNUM_SMTP_URL") : NULL,
+        .mail_from = getenv("PRETNUM_MAIL_FROM"),
+        .public_url = getenv("PRETNUM_PUBLIC_URL"),
         .secure_cookies = env_int("PRETNUM_SECURE_COOKIES", 0) != 0,
     };
     /* Signals are taken by sigwait() below, not by the worker threads. */
@@ -354,6 +358,7 @@ int main(int argc, char **argv)
     if (sodium_init() < 0)
         return die("could not initialise libsodium");
     media_init();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -227,6 +227,8 @@ enum lend_status lend_patron_add(struct db *db, const char *library_code, const 
 {
     if (!library_code || !card || !*card || strlen(card) > 64)
         return lend_fail(err, LEND_INVALID, "invalid_card", "a card number has 1 to 64 characters");
+    if (email && (!strchr(email, '@') || strpbrk(email, "\r\n<>\"(), ;:\\") || strlen(email) > 254))
+        return lend_fail(err, LEND_INVALID, "invalid_email", "\"%s\" is not an e-mail address", email);
     enum lend_status st = check_password_rules(password, err);
     if (st != LEND_OK)
         return st;
@@ -549,7 +551,25 @@ static enum lend_status account_json(struct db *db, const struct lend_principal 
 enum lend_status lend_me(struct db *db, const struct lend_principal *who, json_t **out,
                          struct lend_err *err)
 {
-    return account_json(db, who, out, err);
+    enum lend_status st = account_json(db, who, out, err);
+    if (st != LEND_OK || who->role != LEND_PATRON)
+        return st;
+    const char *p[1] = {who->id};
+    int qs;
+    PGresult *r = db_exec(db, "me_counts", 1, p, &qs);
+    if (!r) {
+        json_decref(*out);
+        return db_failed(db, qs, err);
+    }
+    json_t *pol = json_object_get(*out, "policy");
+    json_object_set_new(*out, "loans", json_pack("{s:I, s:O}", "active", (json_int_t)db_get_ll(r, 0, "loans"), "max",
+                                                 json_object_get(pol, "max_loans")));
+    json_object_set_new(*out, "holds", json_pack("{s:I, s:I, s:O}", "open", (json_int_t)db_get_ll(r, 0, "holds"),
+                                                 "ready", (json_int_t)db_get_ll(r, 0, "holds_ready"), "max",
+                                                 json_object_get(pol, "max_holds")));
+    json_object_set_new(*out, "notifications_unread", json_integer(db_get_ll(r, 0, "unread")));
+    PQclear(r);
+    return LEND_OK;
 }
 
 /* ---- staff administration ---- */

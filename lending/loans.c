@@ -176,8 +176,10 @@ static int promote(struct db *db, const char *title, const char *consortium)
             continue;
         const char *hp[3] = {db_get(r, i, "id"), lic.id, db_get(r, i, "hold_days")};
         int u = run(db, "hold_make_ready", 3, hp);
-        if (u < 0 || event(db, "hold_ready", title, consortium, db_get(r, i, "library_id"),
-                           db_get(r, i, "pseudonym"), NULL) < 0) {
+        /* The alert is written with the change that causes it: it cannot be lost. */
+        if (u < 0 || run(db, "notify_hold_ready", 1, hp) < 0 ||
+            event(db, "hold_ready", title, consortium, db_get(r, i, "library_id"), db_get(r, i, "pseudonym"),
+                  NULL) < 0) {
             PQclear(r);
             return u < 0 ? u : DB_HARD;
         }
@@ -809,6 +811,8 @@ static enum lend_status sweep_loans_tx(struct db *db, void *ctx)
         }
     s->changed += qs;
     PQclear(r);
+    TRY(qs = run(db, "notify_due_soon", 0, NULL));
+    s->changed += qs;
     return LEND_OK;
 }
 

@@ -345,6 +345,61 @@ const struct db_statement db_statements[] = {
      "   AND (c.checkouts IS NULL OR c.checkouts_used < c.checkouts)",
      3},
 
+    /* ---- alerts: the notification table is also the e-mail outbox ---- */
+    {"notify_hold_ready",
+     "INSERT INTO notification (patron_id, kind, title_id, subject_id, due, email_to, email_state)"
+     " SELECT h.patron_id, 'hold_ready', h.title_id, h.id, h.ready_until, p.email,"
+     "        CASE WHEN p.email IS NULL THEN 'none' ELSE 'pending' END"
+     " FROM hold h JOIN patron p ON p.id = h.patron_id WHERE h.id = $1"
+     " ON CONFLICT DO NOTHING",
+     1},
+    /* Time-driven alerts: a ready hold with less than a day left, a loan due within 3 days. */
+    {"notify_due_soon",
+     "INSERT INTO notification (patron_id, kind, title_id, subject_id, due, email_to, email_state)"
+     " SELECT h.patron_id, 'hold_expiring', h.title_id, h.id, h.ready_until, p.email,"
+     "        CASE WHEN p.email IS NULL THEN 'none' ELSE 'pending' END"
+     " FROM hold h JOIN patron p ON p.id = h.patron_id"
+     " WHERE h.state = 'ready' AND h.ready_until <= now() + interval '1 day'"
+     " UNION ALL"
+     " SELECT l.patron_id, 'loan_ending', l.title_id, l.id, l.due, p.email,"
+     "        CASE WHEN p.email IS NULL THEN 'none' ELSE 'pending' END"
+     " FROM loan l JOIN patron p ON p.id = l.patron_id"
+     " WHERE l.ended IS NULL AND l.due > now() AND l.due <= now() + interval '3 days'"
+     "   AND l.started < l.due - interval '3 days'"
+     " ON CONFLICT DO NOTHING",
+     0},
+    {"outbox_take",
+     "SELECT n.id, n.kind, n.email_to, t.title, rfc3339(n.due) AS due, n.attempts, lb.name AS library"
+     " FROM notification n JOIN title t ON t.id = n.title_id JOIN patron p ON p.id = n.patron_id"
+     " JOIN library lb ON lb.id = p.library_id"
+     " WHERE n.email_state = 'pending' AND n.next_attempt <= now()"
+     " ORDER BY n.next_attempt LIMIT 20 FOR UPDATE OF n SKIP LOCKED",
+     0},
+    {"outbox_sent", "UPDATE notification SET email_state = 'sent', sent_at = now(), attempts = attempts + 1 WHERE id = $1", 1},
+    /* Retries back off: 1, 2, 4... minutes; after 8 attempts the e-mail is given up. */
+    {"outbox_failed",
+     "UPDATE notification SET attempts = attempts + 1, last_error = left($2, 500),"
+     "  email_state = CASE WHEN attempts + 1 >= 8 THEN 'failed' ELSE 'pending' END,"
+     "  next_attempt = now() + make_interval(mins => power(2, attempts)::int)"
+     " WHERE id = $1",
+     2},
+    {"notifications_list",
+     "SELECT n.id, n.kind, n.title_id, t.title, rfc3339(n.due) AS due, rfc3339(n.created_at) AS created,"
+     "       n.read_at IS NOT NULL AS read, n.email_state"
+     " FROM notification n JOIN title t ON t.id = n.title_id"
+     " WHERE n.patron_id = $1 ORDER BY n.created_at DESC, n.id LIMIT $2 OFFSET $3",
+     3},
+    {"notifications_count",
+     "SELECT count(*), count(*) FILTER (WHERE read_at IS NULL) FROM notification WHERE patron_id = $1", 1},
+    {"notifications_read",
+     "UPDATE notification SET read_at = now() WHERE patron_id = $1 AND read_at IS NULL", 1},
+    {"me_counts",
+     "SELECT (SELECT count(*) FROM loan WHERE patron_id = $1 AND ended IS NULL AND due > now()) AS loans,"
+     "       (SELECT count(*) FROM hold WHERE patron_id = $1 AND state IN ('waiting', 'ready')) AS holds,"
+     "       (SELECT count(*) FROM hold WHERE patron_id = $1 AND state = 'ready') AS holds_ready,"
+     "       (SELECT count(*) FROM notification WHERE patron_id = $1 AND read_at IS NULL) AS unread",
+     1},
+
     /* ---- staff: licences and the usage report ---- */
     {"licence_add",
      "INSERT INTO licence (title_id, consortium_id, library_id, concurrency, checkouts, expires, loan_days)"

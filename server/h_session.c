@@ -1,6 +1,8 @@
 /* Sign-in, sign-out and the caller's own account. */
 #include "internal.h"
 
+#include "pretnum/alerts.h"
+
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -95,4 +97,32 @@ void h_me(struct srv_req *r)
         return;
     }
     srv_reply_json(r, 200, me);
+}
+
+void h_notifications(struct srv_req *r)
+{
+    if (!srv_require(r, SRV_PATRON))
+        return;
+    int page, per_page;
+    if (!srv_page(r, &page, &per_page))
+        return;
+    json_t *out = NULL;
+    struct lend_err err = {0};
+    enum lend_status st = lend_notifications(r->db, &r->who, page, per_page, &out, &err);
+    if (st != LEND_OK)
+        srv_reply_lend(r, st, &err);
+    else
+        srv_reply_json(r, 200, out);
+}
+
+void h_notifications_read(struct srv_req *r)
+{
+    if (!srv_require(r, SRV_PATRON))
+        return;
+    struct lend_err err = {0};
+    enum lend_status st = lend_notifications_read(r->db, &r->who, &err);
+    if (st != LEND_OK)
+        srv_reply_lend(r, st, &err);
+    else
+        srv_reply_empty(r, 204);
 }

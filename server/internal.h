@@ -126,6 +126,8 @@ void h_metrics(struct srv_req *r);
 void h_session_create(struct srv_req *r);
 void h_session_delete(struct srv_req *r);
 void h_me(struct srv_req *r);
+void h_notifications(struct srv_req *r);
+void h_notifications_read(struct srv_req *r);
 void h_admin_libraries(struct srv_req *r);
 void h_admin_library_update(struct srv_req *r);
 void h_admin_patrons(struct srv_req *r);

@@ -7,6 +7,8 @@ const struct srv_route srv_routes[] = {
     {"POST", "/api/v1/session", h_session_create, "session_create"},
     {"DELETE", "/api/v1/session", h_session_delete, "session_delete"},
     {"GET", "/api/v1/me", h_me, "me"},
+    {"GET", "/api/v1/me/notifications", h_notifications, "notifications"},
+    {"POST", "/api/v1/me/notifications/read", h_notifications_read, "notifications_read"},
     {"GET", "/api/v1/admin/libraries", h_admin_libraries, "admin_libraries"},
     {"PATCH", "/api/v1/admin/libraries/{code}", h_admin_library_update, "admin_library_update"},
     {"GET", "/api/v1/admin/patrons", h_admin_patrons, "admin_patrons"},

@@ -4,6 +4,7 @@
  */
 #include "internal.h"
 
+#include "pretnum/alerts.h"
 #include "pretnum/loans.h"
 
 #include <arpa/inet.h>
@@ -745,6 +746,9 @@ static void *sweeper(void *arg)
             db = db_pool_get(s->pool, 1000);
         if (db && db_ready(db) && lend_sweep(db) < 0)
             fprintf(stderr, "level=warn msg=\"housekeeping of loans and holds failed; will retry\"\n");
+        struct lend_mail mail = {.smtp_url = s->cfg.smtp_url, .from = s->cfg.mail_from, .portal_url = s->cfg.public_url};
+        if (db && s->cfg.smtp_url && db_ready(db))
+            lend_alerts_deliver(db, &mail);
         if (db) {
             db_pool_put(s->pool, db);
             db = NULL;
@@ -798,6 +802,8 @@ int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t 
         c->upload_deadline_s = 3600;
     if (!c->data_dir)
         c->data_dir = "var/data";
+    if (!c->mail_from)
+        c->mail_from = "pretnum@localhost";
     if (c->db_pool_size <= 0)
         c->db_pool_size = c->threads + 2;
     s->m.requests = calloc((size_t)(srv_route_count + 1) * SRV_STATUS_KINDS, sizeof *s->m.requests);

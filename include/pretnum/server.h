@@ -26,7 +26,10 @@ struct srv_config {
     int conn_limit;          /* concurrent connections in all (1000) */
     int db_pool_size;        /* database connections (threads + 2) */
     bool secure_cookies;     /* add Secure to cookies (behind TLS) */
-    int sweep_interval_s;    /* housekeeping of loans and holds (5); < 0 disables */
+    int sweep_interval_s;    /* housekeeping of loans, holds and e-mail (5); < 0 disables */
+    const char *smtp_url;    /* e-mail alerts go there (smtp://host:port); NULL: kept in the outbox */
+    const char *mail_from;   /* their sender ("pretnum@localhost") */
+    const char *public_url;  /* the portal's address, quoted in e-mails */
     bool quiet;              /* no access log */
 };
 
