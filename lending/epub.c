@@ -216,7 +216,10 @@ static int fail(struct epub_error *err, const char *code, const char *fmt, ...)
     return -1;
 }
 
-static int oom(struct epub_error *err) { return fail(err, EPUB_OUT_OF_MEMORY, "out of memory"); }
+static int oom(struct epub_error *err)
+{
+    return fail(err, EPUB_OUT_OF_MEMORY, "out of memory");
+}
 
 /* Printable form of untrusted bytes for a message: escapes, and cut at 80 bytes. */
 struct quoted {
@@ -248,11 +251,17 @@ static struct quoted quote_n(const char *s, size_t n)
     return q;
 }
 
-static struct quoted quote(const char *s) { return quote_n(s ? s : "", s ? strlen(s) : 0); }
+static struct quoted quote(const char *s)
+{
+    return quote_n(s ? s : "", s ? strlen(s) : 0);
+}
 
 /* ---- raw bytes ---- */
 
-static uint16_t le16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint16_t le16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
 
 static uint32_t le32(const unsigned char *p)
 {
@@ -928,7 +937,21 @@ static int check_mimetype(struct epub *e, struct epub_error *err)
 
 static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
 
-static void xml_init(void) { xmlInitParser(); }
+static void xml_init(void)
+{
+    xmlInitParser();
+}
+
+/*
+ * libxml2 reports encoding and I/O errors (a document declared or sniffed as UCS-4 that is
+ * not) through the thread's generic error handler, which prints to stderr; XML_PARSE_NOERROR
+ * does not reach them. parse_xml() swaps this in for the duration of a parse.
+ */
+static void xml_silent(void *ctx, const char *msg, ...)
+{
+    (void)ctx;
+    (void)msg;
+}
 
 /* Parses an entry as XML: capped, no network, no DTD, no entity substitution, silent. */
 static int parse_xml(struct epub *e, const struct entry *en, xmlDoc **doc, struct epub_error *err)
@@ -944,9 +967,14 @@ static int parse_xml(struct epub *e, const struct entry *en, xmlDoc **doc, struc
         free(buf);
         return oom(err);
     }
+    /* The handler is per thread in libxml2: restoring it leaves other users undisturbed. */
+    xmlGenericErrorFunc saved = xmlGenericError;
+    void *saved_ctx = xmlGenericErrorContext;
+    xmlSetGenericErrorFunc(NULL, xml_silent);
     xmlDoc *d = xmlCtxtReadMemory(ctxt, (const char *)buf, (int)len, NULL, NULL,
                                   XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
                                       XML_PARSE_NOCDATA);
+    xmlSetGenericErrorFunc(saved_ctx, saved);
     int rc = 0;
     if (!d || !ctxt->wellFormed || !xmlDocGetRootElement(d)) {
         const xmlError *xe = xmlCtxtGetLastError(ctxt);
@@ -1048,7 +1076,10 @@ struct textbuf {
     bool space;
 };
 
-static void text_measure(void *ctx, const char *s) { ((struct textbuf *)ctx)->n += strlen(s); }
+static void text_measure(void *ctx, const char *s)
+{
+    ((struct textbuf *)ctx)->n += strlen(s);
+}
 
 static void text_append(void *ctx, const char *s)
 {
@@ -2207,7 +2238,10 @@ int epub_open_buffer(const void *data, size_t len, const struct epub_limits *lim
     return finish_open(e, src, out, err);
 }
 
-const struct epub_meta *epub_meta(const struct epub *e) { return &e->meta; }
+const struct epub_meta *epub_meta(const struct epub *e)
+{
+    return &e->meta;
+}
 
 int epub_entry_size(const struct epub *e, const char *name, uint64_t *size)
 {

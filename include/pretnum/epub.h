@@ -29,34 +29,54 @@
  * Error codes (epub_error.code). Each is a static string constant; compare with strcmp()
  * or with the pointers below.
  */
-extern const char EPUB_NOT_A_ZIP[];        /* "not_a_zip": empty, or not a zip at all */
-extern const char EPUB_TRUNCATED_ZIP[];    /* "truncated_zip": starts like a zip, ends too early */
-extern const char EPUB_CORRUPT_ZIP[];      /* "corrupt_zip": inconsistent headers, bad CRC */
-extern const char EPUB_TOO_MANY_ENTRIES[]; /* "too_many_entries": more than max_entries */
-extern const char
-    EPUB_UNSAFE_ENTRY_NAME[]; /* "unsafe_entry_name": "..", "/x", "\\", "C:", control, bad UTF-8 */
-extern const char EPUB_DUPLICATE_ENTRY[]; /* "duplicate_entry": same name, also after folding */
-extern const char EPUB_ENCRYPTED_ENTRY[]; /* "encrypted_entry": zip (PKWARE/AES) encryption */
-extern const char
-    EPUB_UNSUPPORTED_COMPRESSION[];        /* "unsupported_compression": not stored/deflate */
-extern const char EPUB_ZIP_BOMB[];         /* "zip_bomb": overlap, size or ratio over the limits */
-extern const char EPUB_MIMETYPE_MISSING[]; /* "mimetype_missing" */
-extern const char EPUB_MIMETYPE_NOT_FIRST[];  /* "mimetype_not_first" */
-extern const char EPUB_MIMETYPE_COMPRESSED[]; /* "mimetype_compressed" */
-extern const char
-    EPUB_MIMETYPE_EXTRA_FIELD[];         /* "mimetype_extra_field": its data is not at offset 38 */
-extern const char EPUB_MIMETYPE_WRONG[]; /* "mimetype_wrong": not exactly application/epub+zip */
-extern const char EPUB_CONTAINER_MISSING[]; /* "container_missing": no META-INF/container.xml */
-extern const char EPUB_OPF_MISSING[];   /* "opf_missing": no rootfile, or it is not in the zip */
-extern const char EPUB_MALFORMED_XML[]; /* "malformed_xml": container, OPF, nav, NCX, encryption */
-extern const char EPUB_INVALID_OPF[]; /* "invalid_opf": no metadata/manifest/spine, bad idref... */
-extern const char
-    EPUB_URL_LEAKS_CONTAINER[];              /* "url_leaks_container": a reference leaves the zip */
-extern const char EPUB_ENCRYPTED_RESOURCE[]; /* "encrypted_resource": DRM in encryption.xml */
-extern const char EPUB_ENTRY_NOT_FOUND[];    /* "entry_not_found": epub_read_entry() */
-extern const char EPUB_ENTRY_TOO_LARGE[];    /* "entry_too_large": over a read's own cap */
-extern const char EPUB_IO_ERROR[];           /* "io_error": the file could not be opened or read */
-extern const char EPUB_OUT_OF_MEMORY[];      /* "out_of_memory" */
+/* "not_a_zip": the file is empty, or not a zip at all */
+extern const char EPUB_NOT_A_ZIP[];
+/* "truncated_zip": it starts like a zip but ends too early */
+extern const char EPUB_TRUNCATED_ZIP[];
+/* "corrupt_zip": inconsistent headers, a bad CRC, short data */
+extern const char EPUB_CORRUPT_ZIP[];
+/* "too_many_entries": more entries than max_entries */
+extern const char EPUB_TOO_MANY_ENTRIES[];
+/* "unsafe_entry_name": "..", a leading "/", "\\", "C:", NUL, controls or bad UTF-8 in a name */
+extern const char EPUB_UNSAFE_ENTRY_NAME[];
+/* "duplicate_entry": two names equal as written or after folding */
+extern const char EPUB_DUPLICATE_ENTRY[];
+/* "encrypted_entry": zip encryption (PKWARE or AES) */
+extern const char EPUB_ENCRYPTED_ENTRY[];
+/* "unsupported_compression": a method other than stored or deflate */
+extern const char EPUB_UNSUPPORTED_COMPRESSION[];
+/* "zip_bomb": overlapping entries, or sizes or ratio past the limits, declared or real */
+extern const char EPUB_ZIP_BOMB[];
+/* "mimetype_missing" */
+extern const char EPUB_MIMETYPE_MISSING[];
+/* "mimetype_not_first" */
+extern const char EPUB_MIMETYPE_NOT_FIRST[];
+/* "mimetype_compressed" */
+extern const char EPUB_MIMETYPE_COMPRESSED[];
+/* "mimetype_extra_field": its data is not at offset 38 */
+extern const char EPUB_MIMETYPE_EXTRA_FIELD[];
+/* "mimetype_wrong": not exactly application/epub+zip */
+extern const char EPUB_MIMETYPE_WRONG[];
+/* "container_missing": no META-INF/container.xml */
+extern const char EPUB_CONTAINER_MISSING[];
+/* "opf_missing": container.xml names no package document, or it is not in the zip */
+extern const char EPUB_OPF_MISSING[];
+/* "malformed_xml": container.xml, the OPF, nav, NCX or encryption.xml */
+extern const char EPUB_MALFORMED_XML[];
+/* "invalid_opf": no metadata, manifest or spine; an unknown idref; a duplicate id */
+extern const char EPUB_INVALID_OPF[];
+/* "url_leaks_container": a manifest, nav, NCX or encryption reference leaves the zip */
+extern const char EPUB_URL_LEAKS_CONTAINER[];
+/* "encrypted_resource": encryption.xml names DRM, not font obfuscation */
+extern const char EPUB_ENCRYPTED_RESOURCE[];
+/* "entry_not_found": epub_read_entry() of a name not in the zip */
+extern const char EPUB_ENTRY_NOT_FOUND[];
+/* "entry_too_large": over the cap of that read */
+extern const char EPUB_ENTRY_TOO_LARGE[];
+/* "io_error": the file could not be opened or read */
+extern const char EPUB_IO_ERROR[];
+/* "out_of_memory" */
+extern const char EPUB_OUT_OF_MEMORY[];
 
 /**
  * Why a call failed. code is one of the constants above (static storage); message is for
@@ -100,8 +120,8 @@ struct epub_strings {
 /** A dc:creator or dc:contributor. */
 struct epub_person {
     const char *name; /* never NULL */
-    const char
-        *role; /* MARC relator ("aut", "ill") from EPUB 3 refines or EPUB 2 opf:role; or NULL */
+    /* MARC relator ("aut", "ill") from EPUB 3 refines or EPUB 2 opf:role, or NULL */
+    const char *role;
     const char *file_as; /* sort form ("Curry, Charles Madison"), or NULL */
 };
 
@@ -109,20 +129,20 @@ struct epub_person {
 struct epub_identifier {
     const char *value;  /* as written, never NULL */
     const char *scheme; /* EPUB 2 opf:scheme, or NULL */
-    int is_isbn; /* urn:isbn:, opf:scheme="ISBN", ONIX identifier-type 02/15, or a valid ISBN-10/13
-                  */
-    const char
-        *isbn; /* when is_isbn: its 10 or 13 characters without hyphens, or NULL if not shaped so */
+    /* 1 for urn:isbn:, opf:scheme="ISBN", ONIX identifier-type 02/15, or a valid bare ISBN */
+    int is_isbn;
+    /* when is_isbn: its 10 or 13 characters without hyphens, or NULL if not shaped like one */
+    const char *isbn;
 };
 
 /** A manifest item. */
 struct epub_item {
-    const char *id;   /* never NULL */
-    const char *href; /* full entry name inside the zip (percent-decoded, normalised), or the URL if
-                         remote */
+    const char *id; /* never NULL */
+    /* the full entry name in the zip (percent-decoded, normalised); the URL when remote */
+    const char *href;
     const char *media_type;  /* never NULL */
     const char *properties;  /* space-separated, as written, or NULL */
-    int remote;              /* 1: an http(s) audio, video or font resource outside the container */
+    int remote;              /* 1: an http(s) audio, video or font resource outside the zip */
     const char *obfuscation; /* font obfuscation algorithm URI from encryption.xml, or NULL */
 };
 
@@ -136,7 +156,7 @@ struct epub_spine_item {
 /** A table-of-contents entry (nav toc li, or NCX navPoint). */
 struct epub_toc_entry {
     const char *title;    /* whitespace-collapsed text, never NULL (may be "") */
-    const char *href;     /* full entry name inside the zip, or NULL for a heading without link */
+    const char *href;     /* full entry name in the zip, or NULL for a heading without link */
     const char *fragment; /* what followed '#', or NULL */
     const struct epub_toc_entry *children;
     size_t n_children;
@@ -150,8 +170,8 @@ struct epub_meta {
     const char *opf_path; /* "EPUB/package.opf" */
     const char *version;  /* package@version: "2.0", "3.0" */
     const char *title;    /* the dc:title refined as title-type main, else the first */
-    const char
-        *unique_identifier; /* value of the dc:identifier named by package@unique-identifier */
+    /* the value of the dc:identifier named by package@unique-identifier */
+    const char *unique_identifier;
     const struct epub_person *creators;
     size_t n_creators;
     const struct epub_person *contributors;
@@ -160,24 +180,25 @@ struct epub_meta {
     const struct epub_identifier *identifiers;
     size_t n_identifiers;
     const char *publisher;
-    const char
-        *date; /* the first dc:date without opf:event or with event publication, else the first */
+    /* the first dc:date without opf:event or with opf:event="publication", else the first */
+    const char *date;
     const char *description;
     struct epub_strings subjects;
     const char *rights;
-    const struct epub_item *cover; /* property cover-image, else EPUB 2 meta cover, else item
-                                      "cover"; an image; or NULL */
+    /* an image: property cover-image, else EPUB 2 <meta name="cover">, else item "cover" */
+    const struct epub_item *cover;
 
-    /* schema.org accessibility metadata (EPUB 3 meta property, EPUB 2 meta name/content). */
-    struct epub_strings access_modes; /* schema:accessMode */
-    struct epub_strings
-        access_modes_sufficient;                /* schema:accessModeSufficient ("textual,visual") */
-    struct epub_strings accessibility_features; /* schema:accessibilityFeature */
-    struct epub_strings accessibility_hazards;  /* schema:accessibilityHazard */
-    const char *accessibility_summary;          /* schema:accessibilitySummary */
+    /* schema.org accessibility metadata (EPUB 3 meta property, EPUB 2 meta name/content) */
+    struct epub_strings access_modes;            /* schema:accessMode */
+    struct epub_strings access_modes_sufficient; /* schema:accessModeSufficient */
+    struct epub_strings accessibility_features;  /* schema:accessibilityFeature */
+    struct epub_strings accessibility_hazards;   /* schema:accessibilityHazard */
+    const char *accessibility_summary;           /* schema:accessibilitySummary */
 
-    const char *layout; /* rendition:layout: "reflowable" (also when absent) or "pre-paginated" */
-    const char *page_progression_direction; /* spine attribute: "ltr", "rtl", "default", or NULL */
+    /* rendition:layout: "pre-paginated", else "reflowable" (also when absent) */
+    const char *layout;
+    /* the spine's page-progression-direction: "ltr", "rtl", "default", or NULL */
+    const char *page_progression_direction;
 
     const struct epub_item *manifest;
     size_t n_manifest;

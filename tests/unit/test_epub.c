@@ -7,10 +7,13 @@
 
 #include "pretnum/epub.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <zip.h>
 
 /* ---- helpers ---- */
@@ -34,7 +37,10 @@ static struct epub *open_path(const char *path, const struct epub_limits *lim)
     return e;
 }
 
-static struct epub *open_corpus(const char *rel) { return open_path(t_corpus(rel), NULL); }
+static struct epub *open_corpus(const char *rel)
+{
+    return open_path(t_corpus(rel), NULL);
+}
 
 /*
  * Asserts that the file at path is refused with code, both by path and from memory, and
@@ -1361,6 +1367,40 @@ static void test_built_xml_entities(void **state)
     built_done(&b);
 }
 
+/* Found by fuzzing: "<" and NULs make libxml2 sniff UCS-4 and fail the conversion, which it
+ * printed to stderr despite XML_PARSE_NOERROR. Refused, and silently. */
+static void test_built_xml_encoding_error_is_silent(void **state)
+{
+    (void)state;
+    static const char container[] = "<\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0?xml version=\"1.0\"?>\n"
+                                    "<container/>";
+    struct zentry v[] = {
+        {"mimetype", "application/epub+zip", 0, STORED},
+        {"META-INF/container.xml", container, sizeof container - 1, DEFLATED},
+    };
+    struct built b;
+    build(&b, v, 2, NULL, NULL);
+    char log[600];
+    snprintf(log, sizeof log, "%s/stderr.txt", b.dir);
+    fflush(stderr);
+    int saved = dup(2), fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    struct epub *e = NULL;
+    struct epub_error err = {0};
+    int rc = epub_open_file(b.path, NULL, &e, &err);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    assert_int_equal(rc, -1);
+    assert_string_equal(err.code, EPUB_MALFORMED_XML);
+    struct stat st;
+    assert_int_equal(stat(log, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    built_done(&b);
+}
+
 static void test_built_toc_depth_capped(void **state)
 {
     (void)state;
@@ -1511,6 +1551,7 @@ int main(void)
         cmocka_unit_test(test_built_invalid_opf),
         cmocka_unit_test(test_built_drm_refused),
         cmocka_unit_test(test_built_xml_entities),
+        cmocka_unit_test(test_built_xml_encoding_error_is_silent),
         cmocka_unit_test(test_built_toc_depth_capped),
         cmocka_unit_test(test_built_toc_count_capped),
         cmocka_unit_test(test_read_entry),
