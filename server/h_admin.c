@@ -8,10 +8,7 @@ void h_admin_libraries(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_admin_libraries(r->db, &r->who, &out, &err);
-    if (st != LEND_OK)
-        srv_reply_lend(r, st, &err);
-    else
-        srv_reply_json(r, 200, out);
+    srv_reply_outcome(r, st, &err, 200, NULL, out);
 }
 
 void h_admin_library_update(struct srv_req *r)
@@ -24,10 +21,7 @@ void h_admin_library_update(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_admin_library_update(r->db, &r->who, srv_param(r, "code"), body, &out, &err);
-    if (st != LEND_OK)
-        srv_reply_lend(r, st, &err);
-    else
-        srv_reply_json(r, 200, out);
+    srv_reply_outcome(r, st, &err, 200, NULL, out);
 }
 
 void h_admin_patrons(struct srv_req *r)
@@ -41,10 +35,7 @@ void h_admin_patrons(struct srv_req *r)
     struct lend_err err = {0};
     enum lend_status st = lend_admin_patrons(r->db, &r->who, srv_query(r, "library"), srv_query(r, "q"),
                                              page, per_page, &out, &err);
-    if (st != LEND_OK)
-        srv_reply_lend(r, st, &err);
-    else
-        srv_reply_json(r, 200, out);
+    srv_reply_outcome(r, st, &err, 200, NULL, out);
 }
 
 void h_admin_patron(struct srv_req *r)
@@ -54,8 +45,5 @@ void h_admin_patron(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_admin_patron(r->db, &r->who, srv_param(r, "id"), &out, &err);
-    if (st != LEND_OK)
-        srv_reply_lend(r, st, &err);
-    else
-        srv_reply_json(r, 200, out);
+    srv_reply_outcome(r, st, &err, 200, NULL, out);
 }

@@ -8,16 +8,6 @@
 
 #include "pretnum/loans.h"
 
-static void reply(struct srv_req *r, enum lend_status st, const struct lend_err *err, unsigned ok_status,
-                  const char *wrap, json_t *out)
-{
-    if (st != LEND_OK) {
-        srv_reply_lend(r, st, err);
-        return;
-    }
-    srv_reply_json(r, ok_status, wrap ? json_pack("{s:o}", wrap, out) : out);
-}
-
 /*
  * Reads Idempotency-Key and digests the request it came with, so that the same key
  * with another body is told apart. False (and a 400 sent) for a malformed key.
@@ -83,7 +73,7 @@ void h_loan_create(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_checkout(r->db, &r->who, title, days, &idem, &out, &err);
-    reply(r, st, &err, 201, "loan", out);
+    srv_reply_outcome(r, st, &err, 201, "loan", out);
 }
 
 void h_loans(struct srv_req *r)
@@ -97,7 +87,7 @@ void h_loans(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_loans_list(r->db, &r->who, state && !strcmp(state, "all"), page, per_page, &out, &err);
-    reply(r, st, &err, 200, NULL, out);
+    srv_reply_outcome(r, st, &err, 200, NULL, out);
 }
 
 void h_loan(struct srv_req *r)
@@ -107,7 +97,7 @@ void h_loan(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_loan_get(r->db, &r->who, srv_param(r, "id"), &out, &err);
-    reply(r, st, &err, 200, "loan", out);
+    srv_reply_outcome(r, st, &err, 200, "loan", out);
 }
 
 void h_loan_return(struct srv_req *r)
@@ -117,7 +107,7 @@ void h_loan_return(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_loan_return(r->db, &r->who, srv_param(r, "id"), &out, &err);
-    reply(r, st, &err, 200, "loan", out);
+    srv_reply_outcome(r, st, &err, 200, "loan", out);
 }
 
 void h_loan_renew(struct srv_req *r)
@@ -133,7 +123,7 @@ void h_loan_renew(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_loan_renew(r->db, &r->who, srv_param(r, "id"), days, &out, &err);
-    reply(r, st, &err, 200, "loan", out);
+    srv_reply_outcome(r, st, &err, 200, "loan", out);
 }
 
 void h_hold_create(struct srv_req *r)
@@ -150,7 +140,7 @@ void h_hold_create(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_hold_place(r->db, &r->who, title, &idem, &out, &err);
-    reply(r, st, &err, 201, "hold", out);
+    srv_reply_outcome(r, st, &err, 201, "hold", out);
 }
 
 void h_holds(struct srv_req *r)
@@ -163,7 +153,7 @@ void h_holds(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_holds_list(r->db, &r->who, page, per_page, &out, &err);
-    reply(r, st, &err, 200, NULL, out);
+    srv_reply_outcome(r, st, &err, 200, NULL, out);
 }
 
 void h_hold_delete(struct srv_req *r)
@@ -219,7 +209,7 @@ void h_admin_licence_create(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_licence_add(r->db, &r->who, &t, &out, &err);
-    reply(r, st, &err, 201, NULL, out);
+    srv_reply_outcome(r, st, &err, 201, NULL, out);
 }
 
 void h_admin_licences(struct srv_req *r)
@@ -233,7 +223,7 @@ void h_admin_licences(struct srv_req *r)
     struct lend_err err = {0};
     enum lend_status st = lend_licences_list(r->db, &r->who, srv_query(r, "title_id"),
                                              srv_query(r, "expiring_before"), page, per_page, &out, &err);
-    reply(r, st, &err, 200, NULL, out);
+    srv_reply_outcome(r, st, &err, 200, NULL, out);
 }
 
 void h_admin_licence_update(struct srv_req *r)
@@ -246,7 +236,7 @@ void h_admin_licence_update(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_licence_update(r->db, &r->who, srv_param(r, "id"), body, &out, &err);
-    reply(r, st, &err, 200, NULL, out);
+    srv_reply_outcome(r, st, &err, 200, NULL, out);
 }
 
 /* Tab-separated values for spreadsheets: one header line, then a line per title and month. */
@@ -296,7 +286,7 @@ void h_admin_report_usage(struct srv_req *r)
     struct lend_err err = {0};
     enum lend_status st = lend_report_usage(r->db, &r->who, srv_query(r, "from"), srv_query(r, "to"), &out, &err);
     if (st != LEND_OK || !format || !strcmp(format, "json")) {
-        reply(r, st, &err, 200, NULL, out);
+        srv_reply_outcome(r, st, &err, 200, NULL, out);
         return;
     }
     size_t len;

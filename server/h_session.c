@@ -109,10 +109,7 @@ void h_notifications(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_notifications(r->db, &r->who, page, per_page, &out, &err);
-    if (st != LEND_OK)
-        srv_reply_lend(r, st, &err);
-    else
-        srv_reply_json(r, 200, out);
+    srv_reply_outcome(r, st, &err, 200, NULL, out);
 }
 
 void h_notifications_read(struct srv_req *r)

@@ -112,6 +112,12 @@ void srv_reply_error(struct srv_req *r, unsigned status, const char *code, const
     __attribute__((format(printf, 4, 5)));
 void srv_reply_lend(struct srv_req *r, enum lend_status st, const struct lend_err *err);
 void srv_reply_empty(struct srv_req *r, unsigned status);
+/**
+ * The end of most handlers: the domain's refusal as an API error, or out (stolen) with
+ * ok_status, wrapped as {wrap: out} when wrap is not NULL.
+ */
+void srv_reply_outcome(struct srv_req *r, enum lend_status st, const struct lend_err *err, unsigned ok_status,
+                       const char *wrap, json_t *out);
 void srv_reply_buffer(struct srv_req *r, unsigned status, const char *content_type, char *buf,
                       size_t len /* buf is malloc'd and stolen */);
 /** Adds a header to the response already set (Set-Cookie, Location...). */

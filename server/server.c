@@ -116,6 +116,17 @@ void srv_reply_lend(struct srv_req *r, enum lend_status st, const struct lend_er
         srv_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 }
 
+void srv_reply_outcome(struct srv_req *r, enum lend_status st, const struct lend_err *err, unsigned ok_status,
+                       const char *wrap, json_t *out)
+{
+    if (st != LEND_OK) {
+        json_decref(out);
+        srv_reply_lend(r, st, err);
+        return;
+    }
+    srv_reply_json(r, ok_status, wrap ? json_pack("{s:o}", wrap, out) : out);
+}
+
 void srv_reply_empty(struct srv_req *r, unsigned status)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
@@ -611,6 +622,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             *upload_size = 0;
             return MHD_YES;
         }
+        r->received += *upload_size;
+        if (r->received > s->cfg.max_body + (64ULL << 20))
+            return MHD_NO; /* chunked far past the cap: stop reading */
         if (r->too_large || r->body_len + *upload_size > s->cfg.max_body) {
             r->too_large = true;
         } else {
@@ -635,6 +649,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (r->resp) /* answered early (413, bad framing) */
         return MHD_YES;
+    if (r->pp) {
+        /* Destroying the post processor hands over what it still buffers. */
+        if (MHD_destroy_post_processor(r->pp) != MHD_YES)
+            r->upload_failed = true;
+        r->pp = NULL;
+    }
     if (r->discard || r->too_large)
         reply_too_large(r);
     else
