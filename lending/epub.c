@@ -2071,7 +2071,7 @@ static int find_rootfile(struct epub *e, char **path, struct epub_error *err)
 
 static int check_package(struct epub *e, struct epub_error *err)
 {
-    char *path;
+    char *path = NULL;
     if (find_rootfile(e, &path, err) != 0)
         return -1;
     const struct entry *oe = find_entry(e, path);

@@ -1,0 +1,28 @@
+/*
+ * The Readium Web Publication Manifest of an EPUB (part of the lending module): what a
+ * browser reader needs to open a book resource by resource, built from the checked
+ * package (../shared/corpus/schemas/readium.org/webpub-manifest).
+ */
+#ifndef PRETNUM_PUBLICATION_H
+#define PRETNUM_PUBLICATION_H
+
+#include <jansson.h>
+
+struct epub_meta;
+
+/**
+ * Builds the manifest: metadata (title, identifier as a URI when it is one, authors and
+ * other contributors, languages, publisher, publication date when it is a date,
+ * description, subjects, reading progression, schema.org accessibility limited to the
+ * schema's vocabulary), links (self, cover), readingOrder from the spine, resources (the
+ * rest of the manifest, each once), and toc from the nav document or the NCX.
+ * Every href is base (e.g. "/content/TOKEN/") followed by the entry's percent-encoded
+ * path inside the container, so the book's own relative links keep working.
+ * Remote resources keep their URL. Returns a new reference, or NULL when out of memory.
+ */
+json_t *lend_webpub_manifest(const struct epub_meta *m, const char *base, const char *self_href);
+
+/** Percent-encodes an entry path for a URL path (keeps / and unreserved characters). */
+char *lend_path_encode(const char *path);
+
+#endif
