@@ -674,15 +674,16 @@ enum lend_status lend_titles_search(struct db *db, const struct lend_title_query
     snprintf(limit, sizeof limit, "%d", q->per_page);
     snprintf(offset, sizeof offset, "%lld", (long long)(q->page - 1) * q->per_page);
     const char *text = q->q && *q->q ? q->q : NULL;
-    const char *p[5] = {text, q->kind && *q->kind ? q->kind : NULL, q->language && *q->language ? q->language : NULL,
-                        limit, offset};
+    const char *p[8] = {text, q->kind && *q->kind ? q->kind : NULL, q->language && *q->language ? q->language : NULL,
+                        limit, offset, q->available ? "true" : "false", q->consortium,
+                        q->library && *q->library ? q->library : NULL};
     static const char *plan[] = {"titles_text", "titles_similar"};
     const char *match = text ? "text" : "all";
     PGresult *res = NULL;
     int qs = 0;
     for (int step = 0; step < (text ? 2 : 1); step++) {
         const char *stmt = text ? plan[step] : "titles_all";
-        res = db_exec(db, stmt, 5, p, &qs);
+        res = db_exec(db, stmt, 8, p, &qs);
         if (!res)
             return db_failed(db, qs, err);
         if (!text || db_get_ll(res, 0, "total") > 0 || step == 1)

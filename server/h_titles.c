@@ -25,12 +25,21 @@ void h_titles(struct srv_req *r)
     struct db *db = srv_db(r);
     if (!db)
         return;
+    const char *available = srv_query(r, "available");
+    if (available && strcmp(available, "true") && strcmp(available, "false")) {
+        srv_reply_error(r, 400, "invalid_filter", "available is true or false.");
+        return;
+    }
+    bool signed_in = srv_optional_auth(r);
     struct lend_title_query q = {
         .q = srv_query(r, "q"),
         .kind = srv_query(r, "kind"),
         .language = srv_query(r, "language"),
         .page = page,
         .per_page = per_page,
+        .available = available && !strcmp(available, "true"),
+        .consortium = signed_in ? r->who.consortium_id : NULL,
+        .library = signed_in ? r->who.library_id : NULL,
     };
     json_t *out = NULL;
     struct lend_err err = {0};
@@ -39,7 +48,7 @@ void h_titles(struct srv_req *r)
         srv_reply_lend(r, st, &err);
         return;
     }
-    if (srv_optional_auth(r)) {
+    if (signed_in) {
         size_t i;
         json_t *t;
         json_array_foreach(json_object_get(out, "items"), i, t) add_availability(r, t);

@@ -34,6 +34,9 @@ enum lend_status lend_import(struct db *db, const char *data_dir, const char *pa
 struct lend_title_query {
     const char *q, *kind, *language;
     int page, per_page;
+    bool available;          /* only titles with a copy free now */
+    const char *consortium;  /* the caller's (NULL: any), for available */
+    const char *library;     /* the caller's library (NULL: consortium-wide licences only) */
 };
 
 /**

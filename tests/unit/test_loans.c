@@ -579,6 +579,39 @@ static void test_usage_report(void **state)
     t_resp_free(&r);
 }
 
+static bool lists(json_t *res, const char *title)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(res, "items"), i, t) {
+        if (!strcmp(json_string_value(json_object_get(t, "title")), title))
+            return true;
+    }
+    return false;
+}
+
+static void test_available_filter(void **state)
+{
+    (void)state;
+    /* Book 1: 3 copies, 3 out. Book 6: 2 copies, 2 out. Book 9: 5 copies, 1 out. */
+    json_t *r = get_json(fx.tok[79], "/api/v1/titles?available=true&per_page=100");
+    assert_false(lists(r, "Book 1"));
+    assert_false(lists(r, "Book 6"));
+    assert_true(lists(r, "Book 9"));
+    assert_false(lists(r, "Book 30")); /* no licence at all */
+    json_decref(r);
+    r = get_json(fx.tok[79], "/api/v1/titles?available=false&per_page=100");
+    assert_true(lists(r, "Book 1") && lists(r, "Book 30"));
+    json_decref(r);
+    /* Consortium B owns nothing: nothing is available to its patrons. */
+    r = get_json(fx.tok_b, "/api/v1/titles?available=true");
+    assert_int_equal(json_integer_value(json_object_get(r, "total")), 0);
+    json_decref(r);
+    struct t_resp bad;
+    assert_int_equal(call(&bad, fx.tok[79], "GET", "/api/v1/titles?available=maybe", NULL, NULL), 400);
+    t_resp_free(&bad);
+}
+
 static void test_two_servers_never_oversell(void **state)
 {
     (void)state;
@@ -621,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_licence_order),
         cmocka_unit_test(test_licence_scoping),
         cmocka_unit_test(test_usage_report),
+        cmocka_unit_test(test_available_filter),
         cmocka_unit_test(test_two_servers_never_oversell),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
