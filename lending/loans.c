@@ -53,15 +53,16 @@ static int event(struct db *db, const char *type, const char *title, const char 
 
 struct policy {
     char library[37], consortium[37], pseudonym[37];
+    char kind[8]; /* of the title asked about, "" when it does not exist */
     char loan_days[64];
     int default_days, max_loans, max_holds, max_renewals, hold_days;
 };
 
-static int load_policy(struct db *db, const char *patron, struct policy *pol)
+static int load_policy(struct db *db, const char *patron, const char *title, struct policy *pol)
 {
     int qs;
-    const char *p[1] = {patron};
-    PGresult *r = db_exec(db, "patron_policy", 1, p, &qs);
+    const char *p[2] = {patron, title};
+    PGresult *r = db_exec(db, "patron_policy", 2, p, &qs);
     if (!r)
         return qs;
     if (qs == 1) {
@@ -74,6 +75,7 @@ static int load_policy(struct db *db, const char *patron, struct policy *pol)
         pol->max_holds = (int)db_get_ll(r, 0, "max_holds");
         pol->max_renewals = (int)db_get_ll(r, 0, "max_renewals");
         pol->hold_days = (int)db_get_ll(r, 0, "hold_days");
+        snprintf(pol->kind, sizeof pol->kind, "%s", db_get(r, 0, "kind") ? db_get(r, 0, "kind") : "");
     }
     PQclear(r);
     return qs;
@@ -149,10 +151,25 @@ static int pick_licence(struct db *db, const char *title, const char *consortium
     return found;
 }
 
-static int lock_title(struct db *db, const char *title, const char *consortium)
+/*
+ * Locks the title's licences in the consortium. Returns how many of them the library may
+ * draw on (its own and the consortium-wide ones; all of them for a NULL library), or a
+ * db_qs.
+ */
+static int lock_title(struct db *db, const char *title, const char *consortium, const char *library)
 {
     const char *p[2] = {title, consortium};
-    return run(db, "licence_lock", 2, p);
+    int qs;
+    PGresult *r = db_exec(db, "licence_lock", 2, p, &qs);
+    if (!r)
+        return qs;
+    int owned = 0;
+    for (int i = 0; i < qs; i++) {
+        const char *lib = db_get(r, i, "library_id");
+        owned += !library || !lib || !strcmp(lib, library);
+    }
+    PQclear(r);
+    return owned;
 }
 
 /* Gives free copies to waiting holds, first placed first served. Returns a db_qs or >= 0. */
@@ -329,39 +346,29 @@ static enum lend_status checkout_tx(struct db *db, void *ctx)
     TRY(go);
     if (!go)
         return LEND_OK;
-    enum lend_status rc = LEND_OK;
     struct policy pol;
-    int qs = load_policy(db, patron, &pol);
+    int qs = load_policy(db, patron, c->title, &pol);
     TRY(qs);
     if (qs != 1)
         return answer(o, LEND_UNAUTHORIZED, "not_signed_in", "This account no longer exists.");
-    const char *tp[1] = {c->title};
-    TRY(qs = run(db, "title_kind", 1, tp));
-    if (qs == 0) {
+    if (!pol.kind[0]) {
         answer(o, LEND_NOT_FOUND, "unknown_title", "There is no such title.");
         goto out;
     }
-    TRY(lock_title(db, c->title, pol.consortium));
-    const char *own[3] = {c->title, pol.consortium, pol.library};
-    long long owned = count1(db, "licences_owned", 3, own, &qs);
-    TRY(qs);
+    int owned = lock_title(db, c->title, pol.consortium, pol.library);
+    TRY(owned);
     if (owned == 0) {
         TRY(event(db, "turnaway_no_licence", c->title, pol.consortium, pol.library, pol.pseudonym, NULL));
         answer(o, LEND_FORBIDDEN, "no_licence", "Your library does not lend this title.");
         goto out;
     }
-    const char *pt[2] = {patron, c->title};
-    PGresult *r = db_exec(db, "loans_close_expired_of", 2, pt, &qs);
+    const char *sp4[4] = {patron, c->title, pol.consortium, pol.pseudonym};
+    PGresult *r = db_exec(db, "checkout_state", 4, sp4, &qs);
     TRY(qs);
-    for (int i = 0; i < qs; i++)
-        if (event(db, "expire", c->title, pol.consortium, db_get(r, i, "library_id"), pol.pseudonym,
-                  db_get(r, i, "id")) < 0) {
-            PQclear(r);
-            return db_failure(db, DB_HARD);
-        }
+    long long open_same = db_get_ll(r, 0, "open_same"), active = db_get_ll(r, 0, "active");
+    long long waiting = db_get_ll(r, 0, "waiting");
     PQclear(r);
-    TRY(qs = run(db, "loan_open_of", 2, pt));
-    if (qs > 0) {
+    if (open_same > 0) {
         answer(o, LEND_CONFLICT, "already_borrowed", "You already have this title on loan.");
         goto out;
     }
@@ -372,9 +379,6 @@ static enum lend_status checkout_tx(struct db *db, void *ctx)
         answer(o, LEND_INVALID, "invalid_loan_days", m);
         goto out;
     }
-    const char *pp[1] = {patron};
-    long long active = count1(db, "patron_loans_active", 1, pp, &qs);
-    TRY(qs);
     if (active >= pol.max_loans) {
         TRY(event(db, "turnaway_limit", c->title, pol.consortium, pol.library, pol.pseudonym, NULL));
         char m[160];
@@ -382,12 +386,15 @@ static enum lend_status checkout_tx(struct db *db, void *ctx)
         answer(o, LEND_FORBIDDEN, "loan_limit_reached", m);
         goto out;
     }
-    TRY(promote(db, c->title, pol.consortium));
 
+    /* With people waiting, free copies go to them first, and this patron may be one. */
     struct pick lic;
     bool usable = false;
     int found = 0;
     char hold_id[37] = "";
+    if (waiting > 0)
+        TRY(promote(db, c->title, pol.consortium));
+    const char *pt[2] = {patron, c->title};
     r = db_exec(db, "hold_ready_of", 2, pt, &qs);
     TRY(qs);
     if (qs == 1) {
@@ -419,22 +426,20 @@ static enum lend_status checkout_tx(struct db *db, void *ctx)
         days = lic.loan_days;
     char days_s[16];
     snprintf(days_s, sizeof days_s, "%d", days);
-    const char *lp[6] = {patron, c->title, lic.id, pol.library, days_s, lic.expires[0] ? lic.expires : NULL};
-    r = db_exec(db, "loan_insert", 6, lp, &qs);
+    const char *lp[8] = {patron,        c->title, lic.id, pol.library, days_s, lic.expires[0] ? lic.expires : NULL,
+                         pol.consortium, pol.pseudonym};
+    r = db_exec(db, "checkout_commit", 8, lp, &qs);
     TRY(qs);
-    char loan_id[37];
-    snprintf(loan_id, sizeof loan_id, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    const char *sp[1] = {lic.id};
-    TRY(qs = run(db, "licence_spend", 1, sp));
-    if (qs != 1)
+    if (db_get_ll(r, 0, "spent") != 1) {
+        PQclear(r);
         return LEND_INTERNAL; /* the lock makes this impossible; the CHECK would stop it too */
-    TRY(event(db, "checkout", c->title, pol.consortium, pol.library, pol.pseudonym, loan_id));
-    TRY(get_loan(db, loan_id, patron, &o->out));
+    }
+    o->out = loan_json(r, 0);
+    PQclear(r);
     o->st = LEND_OK;
 out:
     TRY(idem_end(db, patron, c->idem, o));
-    return rc;
+    return LEND_OK;
 }
 
 static enum lend_status finish(struct db *db, enum lend_status tx, struct outcome *o, json_t **out,
@@ -507,19 +512,27 @@ static enum lend_status change_tx(struct db *db, void *ctx)
     int renewals = (int)db_get_ll(r, 0, "renewals"), lic_days = (int)db_get_ll(r, 0, "licence_loan_days");
     bool active = db_get_bool(r, 0, "active");
     PQclear(r);
-    TRY(lock_title(db, title, c->who->consortium_id));
+    TRY(lock_title(db, title, c->who->consortium_id, NULL));
     if (!active)
         return answer(o, LEND_CONFLICT, "loan_not_active", "This loan has already ended.");
     if (!c->renew) {
-        const char *rp[1] = {c->id};
-        TRY(qs = run(db, "loan_return", 1, rp));
-        if (qs != 1)
+        const char *rp[3] = {c->id, c->who->consortium_id, c->who->pseudonym};
+        r = db_exec(db, "return_commit", 3, rp, &qs);
+        TRY(qs);
+        if (qs != 1) {
+            PQclear(r);
             return answer(o, LEND_CONFLICT, "loan_not_active", "This loan has already ended.");
-        TRY(event(db, "return", title, c->who->consortium_id, library, c->who->pseudonym, c->id));
-        TRY(promote(db, title, c->who->consortium_id));
+        }
+        o->out = loan_json(r, 0);
+        bool waiting = db_get_ll(r, 0, "waiting") > 0;
+        PQclear(r);
+        if (waiting)
+            TRY(promote(db, title, c->who->consortium_id));
+        o->st = LEND_OK;
+        return LEND_OK;
     } else {
         struct policy pol;
-        TRY(load_policy(db, c->who->id, &pol));
+        TRY(load_policy(db, c->who->id, NULL, &pol));
         const char *hp[3] = {title, c->who->consortium_id, c->who->id};
         long long waiting = count1(db, "holds_others_open", 3, hp, &qs);
         TRY(qs);
@@ -654,21 +667,18 @@ static enum lend_status hold_tx(struct db *db, void *ctx)
     if (!go)
         return LEND_OK;
     struct policy pol;
-    int qs = load_policy(db, patron, &pol);
+    int qs = load_policy(db, patron, h->title, &pol);
     TRY(qs);
-    const char *tp[1] = {h->title};
-    TRY(qs = run(db, "title_kind", 1, tp));
-    if (qs == 0) {
+    if (!pol.kind[0]) {
         answer(o, LEND_NOT_FOUND, "unknown_title", "There is no such title.");
         goto out;
     }
-    TRY(lock_title(db, h->title, pol.consortium));
-    const char *own[3] = {h->title, pol.consortium, pol.library};
-    if (count1(db, "licences_owned", 3, own, &qs) == 0 && qs >= 0) {
+    int owned = lock_title(db, h->title, pol.consortium, pol.library);
+    TRY(owned);
+    if (owned == 0) {
         answer(o, LEND_FORBIDDEN, "no_licence", "Your library does not lend this title.");
         goto out;
     }
-    TRY(qs);
     const char *pt[2] = {patron, h->title};
     TRY(qs = run(db, "loans_close_expired_of", 2, pt));
     TRY(qs = run(db, "loan_open_of", 2, pt));
@@ -757,7 +767,7 @@ static enum lend_status cancel_tx(struct db *db, void *ctx)
     snprintf(title, sizeof title, "%s", db_get(r, 0, "title_id"));
     snprintf(consortium, sizeof consortium, "%s", db_get(r, 0, "consortium_id"));
     PQclear(r);
-    TRY(lock_title(db, title, consortium));
+    TRY(lock_title(db, title, consortium, NULL));
     const char *hp[1] = {c->id};
     TRY(qs = run(db, "hold_cancel", 1, hp));
     if (qs != 1)
@@ -819,7 +829,7 @@ static enum lend_status sweep_loans_tx(struct db *db, void *ctx)
 static enum lend_status sweep_queue_tx(struct db *db, void *ctx)
 {
     struct sweep *s = ctx;
-    TRY(lock_title(db, s->title, s->consortium));
+    TRY(lock_title(db, s->title, s->consortium, NULL));
     int made = promote(db, s->title, s->consortium);
     TRY(made);
     s->changed += made;

@@ -215,13 +215,54 @@ const struct db_statement db_statements[] = {
 
     /* ---- lending: every change first takes licence_lock for its title and consortium ---- */
     {"licence_lock",
-     "SELECT id FROM licence WHERE title_id = $1 AND consortium_id = $2 ORDER BY id FOR UPDATE", 2},
+     "SELECT id, library_id FROM licence WHERE title_id = $1 AND consortium_id = $2 ORDER BY id FOR UPDATE", 2},
+    /* The patron's library policy, and the kind of title $2 (NULL when there is none). */
     {"patron_policy",
      "SELECT l.id AS library_id, l.consortium_id, l.loan_days::text AS loan_days, l.default_loan_days,"
-     "       l.max_loans, l.max_holds, l.max_renewals, l.hold_days, p.pseudonym"
+     "       l.max_loans, l.max_holds, l.max_renewals, l.hold_days, p.pseudonym,"
+     "       (SELECT kind FROM title WHERE id = $2::uuid) AS kind"
      " FROM patron p JOIN library l ON l.id = p.library_id WHERE p.id = $1",
-     1},
-    {"title_kind", "SELECT kind FROM title WHERE id = $1", 1},
+     2},
+    /* Checkout, in three round trips after the lock: $1 patron, $2 title, $3 consortium,
+     * $4 pseudonym. Closes this patron's loans of the title past due (with their events),
+     * and says what the rules need. The CTE's update is not seen by the subqueries, which
+     * count only loans before due anyway. */
+    {"checkout_state",
+     "WITH closed AS (UPDATE loan SET ended = due, end_reason = 'expired'"
+     "   WHERE patron_id = $1 AND title_id = $2 AND ended IS NULL AND due <= now() RETURNING id, library_id),"
+     " ev AS (INSERT INTO usage_event (type, title_id, consortium_id, library_id, patron_key, loan_id)"
+     "   SELECT 'expire', $2, $3, library_id, $4, id FROM closed)"
+     " SELECT (SELECT count(*) FROM loan WHERE patron_id = $1 AND title_id = $2 AND ended IS NULL AND due > now()) AS open_same,"
+     "        (SELECT count(*) FROM loan WHERE patron_id = $1 AND ended IS NULL AND due > now()) AS active,"
+     "        (SELECT count(*) FROM hold WHERE title_id = $2 AND consortium_id = $3 AND state = 'waiting') AS waiting",
+     4},
+    /* $1 patron, $2 title, $3 licence, $4 library, $5 days, $6 licence end, $7 consortium,
+     * $8 pseudonym: the loan, the licence's spent checkout and the event, in one statement. */
+    {"checkout_commit",
+     "WITH l AS (INSERT INTO loan (patron_id, title_id, licence_id, library_id, due)"
+     "   VALUES ($1, $2, $3, $4, least(now() + make_interval(days => $5::int), $6::timestamptz)) RETURNING *),"
+     " s AS (UPDATE licence SET checkouts_used = checkouts_used + 1 WHERE id = $3"
+     "   AND (checkouts IS NULL OR checkouts_used < checkouts) RETURNING id),"
+     " e AS (INSERT INTO usage_event (type, title_id, consortium_id, library_id, patron_key, loan_id)"
+     "   SELECT 'checkout', l.title_id, $7, l.library_id, $8, l.id FROM l)"
+     " SELECT (SELECT count(*) FROM s) AS spent, l.id, l.title_id, t.kind, t.title, l.licence_id,"
+     "        rfc3339(l.started) AS started, rfc3339(l.due) AS due, rfc3339(l.ended) AS ended, l.renewals,"
+     "        'active' AS state"
+     " FROM l JOIN title t ON t.id = l.title_id",
+     8},
+    /* $1 loan, $2 consortium, $3 pseudonym: ends an active loan, records it, answers the
+     * loan and whether holds wait for the title. */
+    {"return_commit",
+     "WITH r AS (UPDATE loan SET ended = now(), end_reason = 'returned'"
+     "   WHERE id = $1 AND ended IS NULL AND due > now() RETURNING *),"
+     " e AS (INSERT INTO usage_event (type, title_id, consortium_id, library_id, patron_key, loan_id)"
+     "   SELECT 'return', r.title_id, $2, r.library_id, $3, r.id FROM r)"
+     " SELECT r.id, r.title_id, t.kind, t.title, r.licence_id, rfc3339(r.started) AS started,"
+     "        rfc3339(r.due) AS due, rfc3339(r.ended) AS ended, r.renewals, 'returned' AS state,"
+     "        (SELECT count(*) FROM hold WHERE title_id = r.title_id AND consortium_id = $2"
+     "           AND state = 'waiting') AS waiting"
+     " FROM r JOIN title t ON t.id = r.title_id",
+     3},
     /* Usable licences for a patron's library, in the order they are drawn on (Palace):
      * the library's own before the consortium's; time-limited ending soonest, then
      * perpetual, then loan-limited with most loans left. */
@@ -237,10 +278,6 @@ const struct db_statement db_statements[] = {
      " ORDER BY c.library_id IS NULL, c.expires IS NULL, c.expires, c.checkouts IS NOT NULL,"
      "          c.checkouts - c.checkouts_used DESC, c.created_at, c.id",
      3},
-    {"licences_owned",
-     "SELECT count(*) FROM licence WHERE title_id = $1 AND consortium_id = $2"
-     " AND (library_id IS NULL OR library_id = $3)",
-     3},
     {"loans_close_expired_of",
      "UPDATE loan SET ended = due, end_reason = 'expired'"
      " WHERE patron_id = $1 AND title_id = $2 AND ended IS NULL AND due <= now()"
@@ -248,18 +285,7 @@ const struct db_statement db_statements[] = {
      2},
     {"loan_open_of",
      "SELECT id FROM loan WHERE patron_id = $1 AND title_id = $2 AND ended IS NULL AND due > now()", 2},
-    {"patron_loans_active",
-     "SELECT count(*) FROM loan WHERE patron_id = $1 AND ended IS NULL AND due > now()", 1},
     {"patron_holds_open", "SELECT count(*) FROM hold WHERE patron_id = $1 AND state IN ('waiting', 'ready')", 1},
-    {"loan_insert",
-     "INSERT INTO loan (patron_id, title_id, licence_id, library_id, due)"
-     " VALUES ($1, $2, $3, $4, least(now() + make_interval(days => $5::int), $6::timestamptz))"
-     " RETURNING id",
-     6},
-    {"licence_spend",
-     "UPDATE licence SET checkouts_used = checkouts_used + 1 WHERE id = $1"
-     " AND (checkouts IS NULL OR checkouts_used < checkouts)",
-     1},
     {"hold_ready_of",
      "SELECT id, licence_id FROM hold WHERE patron_id = $1 AND title_id = $2 AND state = 'ready'", 2},
     {"hold_open_of",
@@ -323,8 +349,6 @@ const struct db_statement db_statements[] = {
      "       rfc3339(c.expires) AS licence_expires, c.loan_days AS licence_loan_days"
      " FROM loan l JOIN licence c ON c.id = l.licence_id WHERE l.id = $1 AND l.patron_id = $2",
      2},
-    {"loan_return",
-     "UPDATE loan SET ended = now(), end_reason = 'returned' WHERE id = $1 AND ended IS NULL AND due > now()", 1},
     /* $2 days from the current due, refused (no row) when the licence ends first. */
     {"loan_renew",
      "UPDATE loan l SET due = l.due + make_interval(days => $2::int), renewals = l.renewals + 1"
