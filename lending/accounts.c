@@ -134,6 +134,11 @@ static void make_dummy(void)
         dummy_hash[0] = 0;
 }
 
+void lend_warm_up(void)
+{
+    pthread_once(&dummy_once, make_dummy);
+}
+
 static enum lend_status check_password_rules(const char *password, struct lend_err *err)
 {
     size_t n = password ? strlen(password) : 0;

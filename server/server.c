@@ -844,6 +844,7 @@ int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t 
             snprintf(err, errlen, "the database lacks %d migration(s): run \"pretnum migrate\"", pending);
         goto fail;
     }
+    lend_warm_up();
     s->pool = db_pool_new(c->conninfo, c->db_pool_size);
     if (!s->pool) {
         snprintf(err, errlen, "out of memory");

@@ -53,6 +53,13 @@ struct lend_config {
 /** Applies the configuration; call once before serving (tests may call it again). */
 void lend_configure(const struct lend_config *cfg);
 
+/**
+ * Prepares what sign-in needs before the first request: the dummy hash that unknown
+ * accounts are checked against, so that even the first of them takes as long as a real
+ * one. Safe to call more than once, from any thread.
+ */
+void lend_warm_up(void);
+
 /* ---- Accounts (the CLI verbs). Each prints nothing; ids are written to id_out. ---- */
 
 enum lend_status lend_consortium_add(struct db *db, const char *name, char id_out[37],
