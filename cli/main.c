@@ -18,6 +18,7 @@
 
 #include "pretnum/catalogue.h"
 #include "pretnum/db.h"
+#include "pretnum/keys.h"
 #include "pretnum/media.h"
 #include "pretnum/lending.h"
 #include "pretnum/loans.h"
@@ -36,6 +37,7 @@ static const char usage[] =
     "              [--expires DATE] [--loan-days D]   prints the id\n"
     "  staff add --consortium ID [--library CODE] --email E --role consortium_admin|library_admin\n"
     "                                          (password on stdin)\n"
+    "  keys rotate                             new signing key (the old ones keep verifying); prints its kid\n"
     "The database is PRETNUM_DATABASE_URL (a libpq conninfo or URI), by default the\n"
     "embedded cluster in ./var/pg.\n";
 
@@ -372,6 +374,15 @@ int main(int argc, char **argv)
         return cmd_migrate();
     if (!strcmp(cmd, "import"))
         return cmd_import(argc - 1, argv + 1);
+    if (!strcmp(cmd, "keys")) {
+        if (argc < 3 || strcmp(argv[2], "rotate") != 0)
+            return die("usage: pretnum keys rotate");
+        char kid[64], err[512];
+        if (lend_keys_rotate(data_dir(), kid, err, sizeof err) != 0)
+            return die("%s", err);
+        puts(kid);
+        return 0;
+    }
     if (!strcmp(cmd, "consortium") || !strcmp(cmd, "library") || !strcmp(cmd, "patron") ||
         !strcmp(cmd, "staff") || !strcmp(cmd, "licence")) {
         if (argc < 3 || strcmp(argv[2], "add") != 0)

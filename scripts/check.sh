@@ -13,6 +13,8 @@ export PRETNUM_BIN=$ROOT/$BUILD/pretnum
 PGDIR=$(mktemp -d /tmp/pretnum-check.XXXXXX)
 chmod 0755 "$PGDIR"
 OUT=$(mktemp -d /tmp/pretnum-out.XXXXXX)
+# Signing keys and files the tests' servers make go here, never into ./var.
+export PRETNUM_DATA_DIR=$OUT/data
 cleanup() {
     "$ROOT/scripts/pgcluster.sh" stop "$PGDIR"
     rm -rf "$PGDIR" "$OUT"

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pretnum/keys.h"
 #include "pretnum/loans.h"
+#include "pretnum/paseto.h"
 
 /*
  * Reads Idempotency-Key and digests the request it came with, so that the same key
@@ -50,6 +52,80 @@ static int body_days(struct srv_req *r, json_t *body)
     return (int)json_integer_value(d);
 }
 
+void srv_loan_token(struct srv_req *r, json_t *loan)
+{
+    const char *state = json_string_value(json_object_get(loan, "state"));
+    time_t due;
+    if (!state || strcmp(state, "active") != 0 || paseto_time_parse(json_string_value(json_object_get(loan, "due")), &due) != 0)
+        return;
+    struct lend_token_claims c = {
+        .iss = r->srv->cfg.public_url ? r->srv->cfg.public_url : "pretnum",
+        .sub = r->who.pseudonym,
+        .loan = json_string_value(json_object_get(loan, "id")),
+        .title = json_string_value(json_object_get(loan, "title_id")),
+        .kind = json_string_value(json_object_get(loan, "kind")),
+        .due = due,
+    };
+    char *token = NULL, expires[32];
+    pthread_rwlock_rdlock(&r->srv->keys_lock);
+    int rc = lend_token_issue(r->srv->keys, &c, time(NULL), &token, expires);
+    pthread_rwlock_unlock(&r->srv->keys_lock);
+    if (rc == 0) {
+        json_object_set_new(loan, "token", json_string(token));
+        json_object_set_new(loan, "token_expires", json_string(expires));
+    }
+    free(token);
+}
+
+/* Tokens for every active loan of a list or a {"loan": ...} answer. */
+static void tokens(struct srv_req *r, json_t *out)
+{
+    if (!out)
+        return;
+    json_t *one = json_object_get(out, "loan");
+    if (one) {
+        srv_loan_token(r, one);
+        return;
+    }
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(out, "items"), i, l) srv_loan_token(r, l);
+    if (!json_object_get(out, "items") && json_object_get(out, "id"))
+        srv_loan_token(r, out);
+}
+
+void h_loan_token(struct srv_req *r)
+{
+    if (!srv_require(r, SRV_PATRON))
+        return;
+    json_t *out = NULL;
+    struct lend_err err = {0};
+    enum lend_status st = lend_loan_get(r->db, &r->who, srv_param(r, "id"), &out, &err);
+    if (st != LEND_OK) {
+        srv_reply_lend(r, st, &err);
+        return;
+    }
+    srv_loan_token(r, out);
+    json_t *token = json_object_get(out, "token");
+    if (!json_is_string(token)) {
+        json_decref(out);
+        srv_reply_error(r, 409, "loan_not_active", "This loan has ended; borrow the title again.");
+        return;
+    }
+    srv_reply_json(r, 200, json_pack("{s:O, s:O}", "token", token, "token_expires", json_object_get(out, "token_expires")));
+    json_decref(out);
+}
+
+void h_keys(struct srv_req *r)
+{
+    pthread_rwlock_rdlock(&r->srv->keys_lock);
+    json_t *keys = lend_keys_public(r->srv->keys);
+    pthread_rwlock_unlock(&r->srv->keys_lock);
+    srv_reply_json(r, 200, keys);
+    /* public, and short-lived in caches so that a rotation is seen within minutes */
+    srv_add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "public, max-age=300");
+}
+
 static const char *body_title(struct srv_req *r, json_t *body)
 {
     const char *t = json_string_value(json_object_get(body, "title_id"));
@@ -73,6 +149,8 @@ void h_loan_create(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_checkout(r->db, &r->who, title, days, &idem, &out, &err);
+    if (st == LEND_OK)
+        tokens(r, out);
     srv_reply_outcome(r, st, &err, 201, "loan", out);
 }
 
@@ -87,6 +165,8 @@ void h_loans(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_loans_list(r->db, &r->who, state && !strcmp(state, "all"), page, per_page, &out, &err);
+    if (st == LEND_OK)
+        tokens(r, out);
     srv_reply_outcome(r, st, &err, 200, NULL, out);
 }
 
@@ -97,6 +177,8 @@ void h_loan(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_loan_get(r->db, &r->who, srv_param(r, "id"), &out, &err);
+    if (st == LEND_OK)
+        tokens(r, out);
     srv_reply_outcome(r, st, &err, 200, "loan", out);
 }
 
@@ -123,6 +205,8 @@ void h_loan_renew(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_loan_renew(r->db, &r->who, srv_param(r, "id"), days, &out, &err);
+    if (st == LEND_OK)
+        tokens(r, out);
     srv_reply_outcome(r, st, &err, 200, "loan", out);
 }
 

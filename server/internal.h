@@ -28,8 +28,12 @@ struct srv_metrics {
     atomic_ullong latency_sum_us;
 };
 
+struct lend_keyring;
+
 struct srv {
     struct MHD_Daemon *d;
+    struct lend_keyring *keys; /* under keys_lock: the sweeper reloads it */
+    pthread_rwlock_t keys_lock;
     pthread_t sweeper;
     bool sweeping, stopping;
     pthread_mutex_t mu;
@@ -154,6 +158,14 @@ void h_admin_licence_create(struct srv_req *r);
 void h_admin_licences(struct srv_req *r);
 void h_admin_licence_update(struct srv_req *r);
 void h_admin_report_usage(struct srv_req *r);
+void h_loan_token(struct srv_req *r);
+void h_keys(struct srv_req *r);
+
+/**
+ * Puts a fresh token in a loan's JSON ("token", "token_expires") when the loan is
+ * active; leaves them null otherwise.
+ */
+void srv_loan_token(struct srv_req *r, json_t *loan);
 
 /**
  * Resolves the caller's session if the request carries one, without requiring it (for

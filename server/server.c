@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include "pretnum/alerts.h"
+#include "pretnum/keys.h"
 #include "pretnum/loans.h"
 
 #include <arpa/inet.h>
@@ -766,6 +767,18 @@ static void *sweeper(void *arg)
             db = db_pool_get(s->pool, 1000);
         if (db && db_ready(db) && lend_sweep(db) < 0)
             fprintf(stderr, "level=warn msg=\"housekeeping of loans and holds failed; will retry\"\n");
+        /* Keys rotated by `pretnum keys rotate` (on any server) take effect here. */
+        char kerr[256];
+        struct lend_keyring *fresh = lend_keys_load(s->cfg.data_dir, kerr, sizeof kerr);
+        if (fresh) {
+            pthread_rwlock_wrlock(&s->keys_lock);
+            struct lend_keyring *old = s->keys;
+            s->keys = fresh;
+            pthread_rwlock_unlock(&s->keys_lock);
+            lend_keys_free(old);
+        } else {
+            fprintf(stderr, "level=warn msg=\"keeping the signing keys already loaded: %s\"\n", kerr);
+        }
         struct lend_mail mail = {.smtp_url = s->cfg.smtp_url, .from = s->cfg.mail_from, .portal_url = s->cfg.public_url};
         if (db && s->cfg.smtp_url && db_ready(db))
             lend_alerts_deliver(db, &mail);
@@ -845,6 +858,10 @@ int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t 
         goto fail;
     }
     lend_warm_up();
+    s->keys = lend_keys_load(c->data_dir, err, errlen);
+    if (!s->keys)
+        goto fail;
+    pthread_rwlock_init(&s->keys_lock, NULL);
     s->pool = db_pool_new(c->conninfo, c->db_pool_size);
     if (!s->pool) {
         snprintf(err, errlen, "out of memory");
@@ -884,6 +901,7 @@ int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t 
     *out = s;
     return 0;
 fail:
+    lend_keys_free(s->keys);
     db_pool_free(s->pool);
     free(s->m.requests);
     free(s);
@@ -915,6 +933,8 @@ void srv_stop(struct srv *s, int grace_ms)
     for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < grace_ms; waited += 10)
         usleep(10000);
     MHD_stop_daemon(s->d);
+    lend_keys_free(s->keys);
+    pthread_rwlock_destroy(&s->keys_lock);
     db_pool_free(s->pool);
     free(s->m.requests);
     free(s);

@@ -168,7 +168,7 @@ static int setup(void **state)
     t_session(fx.ci, id = t_sql_value(fx.ci, "SELECT id FROM patron WHERE card = 'c'"), NULL, fx.c), free(id);
     char err[256];
     fx.db = db_open(fx.ci, err, sizeof err);
-    struct srv_config cfg = {.conninfo = fx.ci, .threads = 2, .quiet = true, .sweep_interval_s = -1};
+    struct srv_config cfg = {.data_dir = getenv("PRETNUM_DATA_DIR"), .conninfo = fx.ci, .threads = 2, .quiet = true, .sweep_interval_s = -1};
     if (!fx.db || srv_start(&cfg, &fx.srv, err, sizeof err) != 0)
         return -1;
     fx.port = srv_port(fx.srv);

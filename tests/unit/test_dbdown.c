@@ -33,7 +33,7 @@ static void test_database_stops_and_returns(void **state)
     assert_int_equal(lend_patron_add(db, "L", "1", NULL, NULL, "password", id, &le), LEND_OK);
     db_close(db);
     struct srv *s;
-    struct srv_config cfg = {.conninfo = ci, .threads = 2, .quiet = true};
+    struct srv_config cfg = {.data_dir = getenv("PRETNUM_DATA_DIR"), .conninfo = ci, .threads = 2, .quiet = true};
     assert_int_equal(srv_start(&cfg, &s, err, sizeof err), 0);
     int port = srv_port(s);
     const char *json[] = {"Content-Type: application/json", NULL};

@@ -57,7 +57,7 @@ static int setup(void **state)
     t_sql(fx.ci, "INSERT INTO patron (library_id, card, name, password_hash)"
                  " SELECT l.id, '2001', 'Rezé reader', p.password_hash FROM library l, patron p"
                  " WHERE l.code = 'REZE' AND p.card = '1001'");
-    struct srv_config cfg = {.port = 0, .conninfo = fx.ci, .threads = 2, .max_body = 4096, .quiet = true};
+    struct srv_config cfg = {.data_dir = getenv("PRETNUM_DATA_DIR"), .port = 0, .conninfo = fx.ci, .threads = 2, .max_body = 4096, .quiet = true};
     if (srv_start(&cfg, &fx.srv, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
