@@ -14,7 +14,7 @@
 #include "pretnum/paseto.h"
 
 struct key {
-    char name[128]; /* file name: YYYYmmddTHHMMSSZ-<hex>.k4.secret, so names sort by age */
+    char name[128]; /* file name: YYYYmmddTHHMMSS.nnnnnnnnnZ-<hex>.k4.secret: sorts by age */
     struct paseto_secret_key sk;
     struct paseto_keyring_entry pub;
 };
@@ -48,11 +48,14 @@ static int write_new_key(const char *dir, char kid[64], char *err, size_t errlen
         snprintf(err, errlen, "could not make a signing key: %s", pe.message);
         return -1;
     }
-    char stamp[32], path[4200], tmp[4300];
-    time_t now = time(NULL);
+    /* Names sort by age, to the nanosecond: two keys made in one second keep their order. */
+    char day[24], stamp[48], path[4200], tmp[4300];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(day, sizeof day, "%Y%m%dT%H%M%S", &tm);
+    snprintf(stamp, sizeof stamp, "%s.%09ldZ", day, (long)ts.tv_nsec);
     unsigned char r[4];
     char rh[9];
     randombytes_buf(r, sizeof r);
@@ -155,7 +158,7 @@ void lend_keys_free(struct lend_keyring *k)
     free(k);
 }
 
-/* "20261125T154000Z-..." → its time. */
+/* "20261125T154000.123456789Z-..." → its time (to the second). */
 static time_t name_time(const char *name)
 {
     struct tm tm = {0};
