@@ -208,17 +208,32 @@ while IFS="|" read -r name q kind lang page; do
     p2=${kind:-\\N}
     p3=${lang:-\\N}
     offset=$(((${page:-1} - 1) * 20))
+    # the words as typed, the last a prefix, as lend_titles_search builds them
+    pq=$(printf '%s' "$q" | LC_ALL=C awk '{
+        n = 0; out = ""
+        while (match($0, /[A-Za-z0-9\200-\377]+/)) {
+            out = out (n++ ? " & " : "") "'\''" substr($0, RSTART, RLENGTH) "'\''"
+            $0 = substr($0, RSTART + RLENGTH)
+        }
+        if (n) printf "%s:*", out }')
     case "$match" in
     text) stmts="titles_text" ;;
-    similar) stmts="titles_text titles_similar" ;; # the server tried full text first
+    prefix) stmts="titles_text titles_prefix" ;; # the server tried full text first
+    similar) stmts="titles_text${pq:+ titles_prefix} titles_similar" ;;
     all) stmts="titles_all" ;;
     *) die "$name: unknown match \"$match\"" ;;
     esac
     script="$WORK/q$line.sql"
     : >"$script"
-    for st in $stmts; do "$WORK/stmt_sql" "$st" "$p1" "$p2" "$p3" 20 "$offset" false '\N' '\N' >>"$script"; done
+    for st in $stmts; do
+        a=$p1
+        [ "$st" = titles_prefix ] && a=$pq
+        "$WORK/stmt_sql" "$st" "$a" "$p2" "$p3" 20 "$offset" false '\N' '\N' >>"$script"
+    done
     # the same total from the same SQL, or the comparison is void
-    last=$("$WORK/stmt_sql" "${stmts##* }" "$p1" "$p2" "$p3" 20 "$offset" false '\N' '\N')
+    a=$p1
+    [ "${stmts##* }" = titles_prefix ] && a=$pq
+    last=$("$WORK/stmt_sql" "${stmts##* }" "$a" "$p2" "$p3" 20 "$offset" false '\N' '\N')
     sqltotal=$(printf '%s\n' "$last" | psql -X -At -F '|' "$CONN" | head -1 | cut -d'|' -f1)
     [ "$sqltotal" = "$hits" ] || die "$name: the server found $hits, its SQL finds $sqltotal"
     rm -f "$WORK"/pgblog.*

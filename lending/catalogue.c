@@ -661,6 +661,37 @@ enum lend_status lend_title_cover(struct db *db, const char *id, char path_out[5
     return LEND_OK;
 }
 
+#define SEARCH_CAP_N 2000 /* lending/statements.c's SEARCH_CAP */
+
+/*
+ * "petit pri" → "'petit' & 'pri':*": the typed words (letters, digits and any non-ASCII
+ * character), each quoted, the last a prefix. False when there is no word.
+ */
+static bool prefix_query(const char *q, char *out, size_t cap)
+{
+    size_t o = 0;
+    int words = 0;
+    const unsigned char *p = (const unsigned char *)q;
+    while (*p) {
+        while (*p && *p < 0x80 && !isalnum(*p))
+            p++;
+        if (!*p)
+            break;
+        if (o + 8 >= cap)
+            return false;
+        o += (size_t)snprintf(out + o, cap - o, "%s'", words ? " & " : "");
+        while (*p && (*p >= 0x80 || isalnum(*p)) && o + 6 < cap)
+            out[o++] = (char)*p++;
+        out[o++] = '\'';
+        out[o] = 0;
+        words++;
+    }
+    if (!words || o + 3 >= cap)
+        return false;
+    snprintf(out + o, cap - o, ":*");
+    return true;
+}
+
 enum lend_status lend_titles_search(struct db *db, const struct lend_title_query *q, json_t **out,
                                     struct lend_err *err)
 {
@@ -677,19 +708,27 @@ enum lend_status lend_titles_search(struct db *db, const struct lend_title_query
     const char *p[8] = {text, q->kind && *q->kind ? q->kind : NULL, q->language && *q->language ? q->language : NULL,
                         limit, offset, q->available ? "true" : "false", q->consortium,
                         q->library && *q->library ? q->library : NULL};
-    static const char *plan[] = {"titles_text", "titles_similar"};
+    /* Full text first; then the words as typed, the last one a prefix; then similarity. */
+    char prefix[1600];
+    bool have_prefix = text && prefix_query(text, prefix, sizeof prefix);
+    static const char *plan[] = {"titles_text", "titles_prefix", "titles_similar"};
+    static const char *names[] = {"text", "prefix", "similar"};
     const char *match = text ? "text" : "all";
     PGresult *res = NULL;
     int qs = 0;
-    for (int step = 0; step < (text ? 2 : 1); step++) {
+    for (int step = 0; step < (text ? 3 : 1); step++) {
+        if (step == 1 && !have_prefix)
+            continue;
         const char *stmt = text ? plan[step] : "titles_all";
+        p[0] = step == 1 ? prefix : text;
+        PQclear(res);
         res = db_exec(db, stmt, 8, p, &qs);
         if (!res)
             return db_failed(db, qs, err);
-        if (!text || db_get_ll(res, 0, "total") > 0 || step == 1)
+        if (text)
+            match = names[step];
+        if (!text || db_get_ll(res, 0, "total") > 0)
             break;
-        PQclear(res);
-        match = "similar";
     }
     json_t *items = json_array();
     long long total = db_get_ll(res, 0, "total");
@@ -697,6 +736,7 @@ enum lend_status lend_titles_search(struct db *db, const struct lend_title_query
         if (db_get(res, i, "id"))
             json_array_append_new(items, title_json(res, i));
     PQclear(res);
-    *out = json_pack("{s:o, s:I, s:s}", "items", items, "total", (json_int_t)total, "match", match);
+    *out = json_pack("{s:o, s:I, s:s, s:b}", "items", items, "total", (json_int_t)total, "match", match,
+                     "total_capped", text && total >= SEARCH_CAP_N);
     return LEND_OK;
 }
