@@ -661,7 +661,7 @@ enum lend_status lend_title_cover(struct db *db, const char *id, char path_out[5
     return LEND_OK;
 }
 
-#define SEARCH_CAP_N 2000 /* lending/statements.c's SEARCH_CAP */
+#define SEARCH_CAP_N 1000 /* lending/statements.c's SEARCH_CAP */
 
 /*
  * "petit pri" → "'petit' & 'pri':*": the typed words (letters, digits and any non-ASCII

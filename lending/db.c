@@ -55,8 +55,8 @@ static bool connect_and_prepare(struct db *db, char *err, size_t errlen)
         return false;
     }
     PQsetNoticeProcessor(db->conn, quiet_notice, NULL);
-    /* A one-letter typo in a short title word leaves about half its trigrams. */
-    PQclear(PQexec(db->conn, "SET pg_trgm.word_similarity_threshold = 0.5"));
+    /* A one-letter typo in a title word keeps about two thirds of its trigrams. */
+    PQclear(PQexec(db->conn, "SET pg_trgm.word_similarity_threshold = 0.6"));
     /* Prepared searches would switch to a generic plan that guesses thousands of rows
      * and starts parallel workers and JIT for a query that reads a few: about 20 ms lost
      * on every search (measured by bench/search.sh). Plan each execution for its values. */
