@@ -1091,3 +1091,26 @@ enum lend_status lend_report_usage(struct db *db, const struct lend_principal *w
     *out = json_pack("{s:o, s:i}", "items", items, "total", qs);
     return LEND_OK;
 }
+
+enum lend_status lend_content_loan(struct db *db, const char *loan_id, const char *title_id,
+                                   struct lend_content *out, struct lend_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!lend_is_uuid(loan_id) || !lend_is_uuid(title_id))
+        return lend_fail(err, LEND_NOT_FOUND, "unknown_loan", "There is no such loan.");
+    const char *p[2] = {loan_id, title_id};
+    int qs;
+    PGresult *r = db_exec(db, "content_loan", 2, p, &qs);
+    if (!r)
+        return db_failed(db, qs, err);
+    if (qs == 0) {
+        PQclear(r);
+        return lend_fail(err, LEND_NOT_FOUND, "unknown_loan", "There is no such loan.");
+    }
+    out->active = db_get_bool(r, 0, "active");
+    snprintf(out->file_path, sizeof out->file_path, "%s", db_get(r, 0, "file_path"));
+    snprintf(out->sha256, sizeof out->sha256, "%s", db_get(r, 0, "file_sha256"));
+    snprintf(out->kind, sizeof out->kind, "%s", db_get(r, 0, "kind"));
+    PQclear(r);
+    return LEND_OK;
+}

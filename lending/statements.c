@@ -453,6 +453,11 @@ const struct db_statement db_statements[] = {
      "       (SELECT count(*) FROM notification WHERE patron_id = $1 AND read_at IS NULL) AS unread",
      1},
 
+    {"content_loan",
+     "SELECT l.ended IS NULL AND l.due > now() AS active, t.file_path, t.file_sha256, t.kind"
+     " FROM loan l JOIN title t ON t.id = l.title_id WHERE l.id = $1 AND l.title_id = $2",
+     2},
+
     /* ---- staff: licences and the usage report ---- */
     {"licence_add",
      "INSERT INTO licence (title_id, consortium_id, library_id, concurrency, checkouts, expires, loan_days)"

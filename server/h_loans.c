@@ -73,6 +73,8 @@ void srv_loan_token(struct srv_req *r, json_t *loan)
     if (rc == 0) {
         json_object_set_new(loan, "token", json_string(token));
         json_object_set_new(loan, "token_expires", json_string(expires));
+        if (!strcmp(c.kind, "ebook"))
+            json_object_set_new(loan, "links", json_pack("{s:s++}", "read", "/content/", token, "/manifest.json"));
     }
     free(token);
 }

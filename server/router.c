@@ -2,7 +2,10 @@
 
 #include <string.h>
 
-/* Matches one pattern segment by segment; {name} takes a whole non-empty segment. */
+/*
+ * Matches one pattern segment by segment; {name} takes a whole non-empty segment, and a
+ * final {*name} the non-empty rest of the path, slashes included.
+ */
 static bool match(const char *pattern, const char *path, struct srv_params *pp)
 {
     struct srv_params p = {0};
@@ -11,11 +14,14 @@ static bool match(const char *pattern, const char *path, struct srv_params *pp)
     while (*a && *b) {
         if (*a == '{') {
             const char *close = strchr(a, '}');
-            size_t seg = strcspn(b, "/");
+            bool rest = a[1] == '*';
+            size_t seg = rest ? strlen(b) : strcspn(b, "/");
+            if (rest && close && close[1])
+                return false; /* {*name} must end the pattern */
             if (!close || seg == 0 || p.n == SRV_MAX_PARAMS || used + seg + 1 > sizeof p.buf)
                 return false;
-            p.name[p.n] = a + 1;
-            p.name_len[p.n] = (size_t)(close - a - 1);
+            p.name[p.n] = a + 1 + rest;
+            p.name_len[p.n] = (size_t)(close - a - 1 - rest);
             memcpy(p.buf + used, b, seg);
             p.buf[used + seg] = 0;
             p.value[p.n++] = p.buf + used;

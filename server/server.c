@@ -160,8 +160,19 @@ void srv_reply_file(struct srv_req *r, const char *rel_path, const char *content
 
 void srv_add_header(struct srv_req *r, const char *name, const char *value)
 {
-    if (r->resp)
-        MHD_add_response_header(r->resp, name, value);
+    if (!r->resp)
+        return;
+    /* Cache-Control is set once: a handler's choice replaces the default no-store. */
+    if (!strcasecmp(name, MHD_HTTP_HEADER_CACHE_CONTROL)) {
+        const char *old = MHD_get_response_header(r->resp, name);
+        if (old) {
+            char *copy = strdup(old);
+            if (copy)
+                MHD_del_response_header(r->resp, name, copy);
+            free(copy);
+        }
+    }
+    MHD_add_response_header(r->resp, name, value);
 }
 
 /* ---- request accessors ---- */
@@ -690,8 +701,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
         struct tm tm;
         gmtime_r(&now, &tm);
         strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        /* Content URLs carry a patron's token: the log keeps the path, not the token. */
+        const char *shown = r->path;
+        if (!strncmp(r->path, "/content/", 9)) {
+            const char *rest = strchr(r->path + 9, '/');
+            shown = arena_printf(r->arena, "/content/-%s", rest ? rest : "");
+        }
         fprintf(stderr, "ts=%s level=info rid=%s ip=%s method=%s path=\"%s\" route=%s status=%u ms=%.2f%s\n",
-                ts, r->rid, r->client, r->method, r->path, r->route >= 0 ? srv_routes[r->route].name : "-",
+                ts, r->rid, r->client, r->method, shown, r->route >= 0 ? srv_routes[r->route].name : "-",
                 st, dt * 1000, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
     }
     arena_free(r->arena);

@@ -96,6 +96,18 @@ int lend_sweep(struct db *db);
 /** Availability of a title in who's consortium: {copies, available, holds}, or NULL. */
 json_t *lend_availability(struct db *db, const struct lend_principal *who, const char *title_id);
 
+/** What the content endpoints need to know of a loan named by a verified token. */
+struct lend_content {
+    bool active;          /* not ended and before due */
+    char file_path[256];  /* data-directory-relative */
+    char sha256[65];
+    char kind[8];
+};
+
+/** LEND_NOT_FOUND when there is no such loan of that title. */
+enum lend_status lend_content_loan(struct db *db, const char *loan_id, const char *title_id,
+                                   struct lend_content *out, struct lend_err *err);
+
 /**
  * Usage per title and month in who's scope between from and to (YYYY-MM-DD, to exclusive):
  * {"items": [{title_id, title, month, loans, renewals, streams, unique_patrons, turnaways,

@@ -17,6 +17,7 @@ static const struct srv_route routes[] = {
     {"POST", "/api/v1/loans/{id}/renew", h_dummy, "renew"},
     {"DELETE", "/api/v1/holds/{id}", h_dummy, "hold_delete"},
     {"GET", "/content/{loan}/{path}", h_dummy, "content"},
+    {"GET", "/files/{token}/{*path}", h_dummy, "files"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -37,6 +38,13 @@ static void test_route_exact_and_params(void **state)
     assert_int_equal(p.n, 2);
     assert_string_equal(p.value[0], "L1");
     assert_string_equal(p.value[1], "chapter");
+    assert_int_equal(srv_route_match(routes, "GET", "/files/T/OEBPS/Text/ch 1.xhtml", &p), 5);
+    assert_int_equal(p.n, 2);
+    assert_int_equal(p.name_len[1], 4);
+    assert_memory_equal(p.name[1], "path", 4);
+    assert_string_equal(p.value[0], "T");
+    assert_string_equal(p.value[1], "OEBPS/Text/ch 1.xhtml");
+    assert_int_equal(srv_route_match(routes, "GET", "/files/T/", &p), -1); /* the rest may not be empty */
 }
 
 static void test_route_misses(void **state)

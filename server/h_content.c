@@ -1,0 +1,206 @@
+/*
+ * Content reached through a loan's token: /content/TOKEN/manifest.json is the book's Web
+ * Publication Manifest, /content/TOKEN/PATH one of its resources, read from the stored
+ * EPUB with libzip. The token is in the path, so the book's own relative links keep
+ * working and a reader needs no header or cookie. Every request checks the token's
+ * signature and the loan in the database, so a returned loan stops at once.
+ */
+#include "internal.h"
+
+#include <ctype.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pretnum/epub.h"
+#include "pretnum/keys.h"
+#include "pretnum/loans.h"
+#include "pretnum/publication.h"
+
+/* Largest resource served from memory; bigger ones wait for streaming from the zip. */
+#define MAX_RESOURCE (256u << 20)
+
+static void close_epub(void *p)
+{
+    epub_close(p);
+}
+
+static void free_buf(void *p)
+{
+    free(p);
+}
+
+static void put_json(void *p)
+{
+    json_decref(p);
+}
+
+/* Parses one "bytes=a-b" range of a len-byte resource; false when absent or unusable. */
+static int parse_range(const char *h, size_t len, size_t *from, size_t *to)
+{
+    if (!h)
+        return 0;
+    if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+        return -1;
+    const char *p = h + 6;
+    char *end;
+    if (*p == '-') {
+        unsigned long long n = strtoull(p + 1, &end, 10);
+        if (*end || n == 0 || !isdigit((unsigned char)p[1]))
+            return -1;
+        *from = n >= len ? 0 : len - n;
+        *to = len - 1;
+        return len ? 1 : -1;
+    }
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    unsigned long long a = strtoull(p, &end, 10), b = len ? len - 1 : 0;
+    if (*end != '-')
+        return -1;
+    if (end[1]) {
+        if (!isdigit((unsigned char)end[1]))
+            return -1;
+        b = strtoull(end + 1, &end, 10);
+        if (*end)
+            return -1;
+    }
+    if (a >= len || b < a)
+        return -1;
+    *from = a;
+    *to = b < len ? b : len - 1;
+    return 1;
+}
+
+static bool is_document(const char *type)
+{
+    return !strcmp(type, "application/xhtml+xml") || !strcmp(type, "text/html") || !strcmp(type, "image/svg+xml");
+}
+
+static void serve_resource(struct srv_req *r, struct epub *e, const struct epub_item *it, const char *sha)
+{
+    /* Strong ETag: the stored file's hash and the entry, which never change together. */
+    unsigned char h[8];
+    crypto_generichash(h, sizeof h, (const unsigned char *)it->href, strlen(it->href), NULL, 0);
+    char hx[17], etag[64];
+    sodium_bin2hex(hx, sizeof hx, h, sizeof h);
+    snprintf(etag, sizeof etag, "\"%.16s-%s\"", sha, hx);
+    const char *inm = srv_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (inm && !strcmp(inm, etag)) {
+        srv_reply_empty(r, 304);
+        srv_add_header(r, MHD_HTTP_HEADER_ETAG, etag);
+        return;
+    }
+    unsigned char *buf;
+    size_t len;
+    struct epub_error ee;
+    if (epub_read_entry(e, it->href, MAX_RESOURCE, &buf, &len, &ee) != 0) {
+        srv_reply_error(r, 404, "not_found", "This resource cannot be read from the book.");
+        return;
+    }
+    arena_defer(r->arena, free_buf, buf);
+    size_t from = 0, to = len ? len - 1 : 0;
+    int range = parse_range(srv_header(r, MHD_HTTP_HEADER_RANGE), len, &from, &to);
+    if (range < 0) {
+        char cr[64];
+        snprintf(cr, sizeof cr, "bytes */%zu", len);
+        srv_reply_error(r, 416, "range_not_satisfiable", "The range asked for is not in this resource.");
+        srv_add_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+        return;
+    }
+    size_t n = range ? to - from + 1 : len;
+    char *copy = malloc(n ? n : 1);
+    if (!copy) {
+        srv_reply_error(r, 503, "busy", "Try again shortly.");
+        return;
+    }
+    memcpy(copy, buf + from, n);
+    srv_reply_buffer(r, range ? 206 : 200, it->media_type, copy, n);
+    srv_add_header(r, MHD_HTTP_HEADER_ETAG, etag);
+    srv_add_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    /* Private: the URL holds a patron's token. */
+    srv_add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "private, max-age=300");
+    if (range) {
+        char cr[96];
+        snprintf(cr, sizeof cr, "bytes %zu-%zu/%zu", from, to, len);
+        srv_add_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+    }
+    /* A book's scripts run in an opaque origin: they cannot reach the portal's session,
+     * its cookies or its API with them. */
+    if (is_document(it->media_type))
+        srv_add_header(r, "Content-Security-Policy",
+                       "sandbox allow-scripts allow-popups; default-src 'self' data: blob:; "
+                       "script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+                       "img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self' data:; "
+                       "connect-src 'none'; form-action 'none'; frame-ancestors 'self'");
+}
+
+void h_content(struct srv_req *r)
+{
+    const char *token = srv_param(r, "token"), *path = srv_param(r, "path");
+    json_t *claims = NULL;
+    const char *code = "invalid_token";
+    pthread_rwlock_rdlock(&r->srv->keys_lock);
+    int rc = lend_token_verify(r->srv->keys, token, time(NULL), &claims, &code);
+    pthread_rwlock_unlock(&r->srv->keys_lock);
+    if (rc != 0) {
+        srv_reply_error(r, 401, !strcmp(code, "expired") ? "token_expired" : "invalid_token",
+                        "This link has expired or is not valid; open the title again from your loans.");
+        return;
+    }
+    arena_defer(r->arena, put_json, claims);
+    struct db *db = srv_db(r);
+    if (!db)
+        return;
+    struct lend_content c;
+    struct lend_err err = {0};
+    enum lend_status st = lend_content_loan(db, json_string_value(json_object_get(claims, "loan")),
+                                            json_string_value(json_object_get(claims, "title")), &c, &err);
+    if (st != LEND_OK) {
+        srv_reply_lend(r, st == LEND_NOT_FOUND ? LEND_UNAUTHORIZED : st, &err);
+        return;
+    }
+    if (!c.active) {
+        srv_reply_error(r, 403, "loan_ended", "This loan has ended; borrow the title again to read it.");
+        return;
+    }
+    if (strcmp(c.kind, "ebook") != 0) {
+        srv_reply_error(r, 404, "not_found", "Streaming is not served here yet.");
+        return;
+    }
+    char file[4400];
+    snprintf(file, sizeof file, "%s/%s", r->srv->cfg.data_dir, c.file_path);
+    struct epub *e;
+    struct epub_error ee;
+    /* The file was checked in full at ingest; opening reads its metadata only. */
+    struct epub_limits lim = {.flags = EPUB_SKIP_SCAN};
+    if (epub_open_file(file, &lim, &e, &ee) != 0) {
+        fprintf(stderr, "level=error rid=%s msg=\"stored book unreadable\" detail=\"%s\"\n", r->rid, ee.message);
+        srv_reply_error(r, 500, "internal_error", "This book cannot be opened right now.");
+        return;
+    }
+    arena_defer(r->arena, close_epub, e);
+    const struct epub_meta *m = epub_meta(e);
+    if (!strcmp(path, "manifest.json")) {
+        char *base = arena_printf(r->arena, "/content/%s/", token);
+        char *self = arena_printf(r->arena, "/content/%s/manifest.json", token);
+        json_t *w = lend_webpub_manifest(m, base, self);
+        if (!w) {
+            srv_reply_error(r, 500, "internal_error", "could not build the manifest");
+            return;
+        }
+        char *s = json_dumps(w, JSON_COMPACT);
+        json_decref(w);
+        srv_reply_buffer(r, 200, "application/webpub+json", s, s ? strlen(s) : 0);
+        srv_add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "private, no-store");
+        return;
+    }
+    /* Only what the package lists is served: never META-INF, never a path outside it. */
+    for (size_t i = 0; i < m->n_manifest; i++) {
+        if (!m->manifest[i].remote && !strcmp(m->manifest[i].href, path)) {
+            serve_resource(r, e, &m->manifest[i], c.sha256);
+            return;
+        }
+    }
+    srv_reply_error(r, 404, "not_found", "This book has no such resource.");
+}

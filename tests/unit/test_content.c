@@ -1,0 +1,223 @@
+/*
+ * Reading a borrowed book over HTTP: the loan's link opens the Web Publication Manifest,
+ * every resource it lists is served from the stored EPUB with its type, ranges and
+ * validators, the book's pages are sandboxed, and a returned loan stops at once.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pretnum/catalogue.h"
+#include "pretnum/db.h"
+#include "pretnum/media.h"
+#include "pretnum/server.h"
+#include "testdb.h"
+
+static struct {
+    char *ci, *data;
+    struct db *db;
+    struct srv *srv;
+    int port;
+    char tok[44];
+    char titles[8][37];
+    int n;
+} fx;
+
+static const char *const books[] = {
+    "epub/valid/epubcheck-epub2-ocf-minimal-valid.epub", "epub/valid/idpf-childrens-literature.epub",
+    "epub/valid/idpf-haruko-html-jpeg.epub",             "epub/valid/idpf-page-blanche.epub",
+    "epub/valid/idpf-wasteland-otf-obf.epub",            "epub/valid/readium-SmokeTest-EPUB2.epub",
+    "epub/valid/readium-SmokeTestFXL.epub",              "epub/valid/w3c-css-epub-writing-mode.epub",
+};
+
+static int setup(void **state)
+{
+    (void)state;
+    if (sodium_init() < 0)
+        return -1;
+    media_init();
+    fx.ci = t_db_create();
+    fx.data = t_tmpdir("content");
+    char err[256];
+    fx.db = db_open(fx.ci, err, sizeof err);
+    if (!fx.db)
+        return -1;
+    t_sql(fx.ci, "INSERT INTO consortium (id, name) VALUES ('aaaaaaaa-0000-0000-0000-000000000000', 'A');"
+                 "INSERT INTO library (id, consortium_id, code, name, max_loans) VALUES"
+                 " ('11111111-0000-0000-0000-000000000000', 'aaaaaaaa-0000-0000-0000-000000000000', 'L1', 'One', 20);"
+                 "INSERT INTO patron (library_id, card, password_hash) VALUES"
+                 " ('11111111-0000-0000-0000-000000000000', 'c', 'x')");
+    for (size_t i = 0; i < sizeof books / sizeof *books; i++) {
+        bool existed;
+        struct lend_err le = {0};
+        if (lend_import(fx.db, fx.data, t_corpus(books[i]), NULL, fx.titles[fx.n], &existed, &le) != LEND_OK) {
+            fprintf(stderr, "%s: %s\n", books[i], le.message);
+            return -1;
+        }
+        fx.n++;
+    }
+    t_sql(fx.ci, "INSERT INTO licence (title_id, consortium_id, concurrency)"
+                 " SELECT id, 'aaaaaaaa-0000-0000-0000-000000000000', 1 FROM title");
+    char *id = t_sql_value(fx.ci, "SELECT id FROM patron");
+    t_session(fx.ci, id, NULL, fx.tok);
+    free(id);
+    struct srv_config cfg = {.conninfo = fx.ci, .data_dir = fx.data, .threads = 2, .quiet = true,
+                             .sweep_interval_s = -1};
+    if (srv_start(&cfg, &fx.srv, err, sizeof err) != 0)
+        return -1;
+    fx.port = srv_port(fx.srv);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    srv_stop(fx.srv, 1000);
+    db_close(fx.db);
+    t_db_drop(fx.ci);
+    t_rmtree(fx.data);
+    free(fx.data);
+    return 0;
+}
+
+static long call(struct t_resp *r, const char *method, const char *path, const char *body)
+{
+    char auth[100];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", fx.tok);
+    const char *hs[] = {auth, "Content-Type: application/json", NULL};
+    return t_http(r, fx.port, method, path, body, hs);
+}
+
+/* Borrows a title and returns its read link (malloc'd) and loan id. */
+static char *borrow(const char *title, char loan[64])
+{
+    struct t_resp r;
+    char body[128];
+    snprintf(body, sizeof body, "{\"title_id\":\"%s\"}", title);
+    assert_int_equal(call(&r, "POST", "/api/v1/loans", body), 201);
+    json_t *l = json_object_get(r.json, "loan");
+    snprintf(loan, 64, "%s", json_string_value(json_object_get(l, "id")));
+    const char *read = json_string_value(json_object_get(json_object_get(l, "links"), "read"));
+    assert_non_null(read);
+    char *copy = strdup(read);
+    t_resp_free(&r);
+    return copy;
+}
+
+static void test_every_book_reads(void **state)
+{
+    (void)state;
+    int resources = 0;
+    for (int b = 0; b < fx.n; b++) {
+        char loan[64];
+        char *read = borrow(fx.titles[b], loan);
+        struct t_resp r;
+        assert_int_equal(t_http(&r, fx.port, "GET", read, NULL, NULL), 200); /* no header, no cookie */
+        assert_string_equal(t_resp_header(&r, "Content-Type"), "application/webpub+json");
+        json_t *w = json_incref(r.json);
+        t_resp_free(&r);
+        assert_non_null(w);
+        json_t *lists[] = {json_object_get(w, "readingOrder"), json_object_get(w, "resources")};
+        for (int k = 0; k < 2; k++) {
+            size_t i;
+            json_t *l;
+            json_array_foreach(lists[k], i, l) {
+                const char *href = json_string_value(json_object_get(l, "href"));
+                if (strncmp(href, "/content/", 9) != 0)
+                    continue; /* a remote resource */
+                if (t_http(&r, fx.port, "GET", href, NULL, NULL) != 200)
+                    fail_msg("%s: %s gave %ld", books[b], href, r.status);
+                assert_string_equal(t_resp_header(&r, "Content-Type"), json_string_value(json_object_get(l, "type")));
+                assert_true(r.len > 0);
+                t_resp_free(&r);
+                resources++;
+            }
+        }
+        json_decref(w);
+        free(read);
+    }
+    assert_true(resources > 100);
+}
+
+static void test_ranges_validators_sandbox(void **state)
+{
+    (void)state;
+    char loan[64];
+    char *read = NULL;
+    /* The first book is borrowed already; return it and borrow again for a fresh link. */
+    struct t_resp r;
+    assert_int_equal(call(&r, "GET", "/api/v1/loans", NULL), 200);
+    json_t *l = json_array_get(json_object_get(r.json, "items"), fx.n - 2); /* the children's book */
+    read = strdup(json_string_value(json_object_get(json_object_get(l, "links"), "read")));
+    snprintf(loan, sizeof loan, "%s", json_string_value(json_object_get(l, "id")));
+    t_resp_free(&r);
+    assert_int_equal(t_http(&r, fx.port, "GET", read, NULL, NULL), 200);
+    const char *first = json_string_value(json_object_get(json_array_get(json_object_get(r.json, "readingOrder"), 0), "href"));
+    char page[2048];
+    snprintf(page, sizeof page, "%s", first);
+    t_resp_free(&r);
+
+    struct t_resp whole, part;
+    assert_int_equal(t_http(&whole, fx.port, "GET", page, NULL, NULL), 200);
+    assert_string_equal(t_resp_header(&whole, "Accept-Ranges"), "bytes");
+    assert_non_null(strstr(t_resp_header(&whole, "Content-Security-Policy"), "sandbox"));
+    assert_non_null(strstr(t_resp_header(&whole, "Cache-Control"), "private"));
+    const char *range[] = {"Range: bytes=10-29", NULL};
+    assert_int_equal(t_http(&part, fx.port, "GET", page, NULL, range), 206);
+    assert_int_equal(part.len, 20);
+    assert_memory_equal(part.body, whole.body + 10, 20);
+    char cr[64];
+    snprintf(cr, sizeof cr, "bytes 10-29/%zu", whole.len);
+    assert_string_equal(t_resp_header(&part, "Content-Range"), cr);
+    t_resp_free(&part);
+    const char *bad[] = {"Range: bytes=999999999-", NULL};
+    assert_int_equal(t_http(&part, fx.port, "GET", page, NULL, bad), 416);
+    t_resp_free(&part);
+    char inm[128];
+    snprintf(inm, sizeof inm, "If-None-Match: %s", t_resp_header(&whole, "ETag"));
+    const char *cond[] = {inm, NULL};
+    assert_int_equal(t_http(&part, fx.port, "GET", page, NULL, cond), 304);
+    t_resp_free(&part);
+    t_resp_free(&whole);
+
+    /* Only what the package lists; nothing outside it. */
+    char *base = strdup(read);
+    *strstr(base, "manifest.json") = 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%sMETA-INF/container.xml", base);
+    assert_int_equal(t_http(&r, fx.port, "GET", path, NULL, NULL), 404);
+    t_resp_free(&r);
+    snprintf(path, sizeof path, "%s../../etc/passwd", base);
+    assert_true(t_http(&r, fx.port, "GET", path, NULL, NULL) == 404 || r.status == 400);
+    t_resp_free(&r);
+    /* A forged token. */
+    char *forged = strdup(read);
+    forged[30] = forged[30] == 'A' ? 'B' : 'A';
+    assert_int_equal(t_http(&r, fx.port, "GET", forged, NULL, NULL), 401);
+    t_resp_free(&r);
+    free(forged);
+
+    /* Returned: the same link stops at once. */
+    char ret[128];
+    snprintf(ret, sizeof ret, "/api/v1/loans/%s/return", loan);
+    assert_int_equal(call(&r, "POST", ret, NULL), 200);
+    t_resp_free(&r);
+    assert_int_equal(t_http(&r, fx.port, "GET", read, NULL, NULL), 403);
+    assert_string_equal(t_err_code(&r), "loan_ended");
+    t_resp_free(&r);
+    assert_int_equal(t_http(&r, fx.port, "GET", page, NULL, NULL), 403);
+    t_resp_free(&r);
+    free(base);
+    free(read);
+}
+
+int main(void)
+{
+    t_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_book_reads),
+        cmocka_unit_test(test_ranges_validators_sandbox),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
