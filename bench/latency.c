@@ -131,7 +131,12 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *base = argv[1];
-    int repeat = atoi(argv[2]), warmup = atoi(argv[3]);
+    char *e1, *e2;
+    long repeat = strtol(argv[2], &e1, 10), warmup = strtol(argv[3], &e2, 10);
+    if (*e1 || *e2 || repeat > 1000000 || warmup > 1000000) {
+        fprintf(stderr, "latency: REPEAT and WARMUP are whole numbers\n");
+        return 2;
+    }
     double budget = atof(argv[4]);
     if (repeat < 1 || warmup < 1) {
         fprintf(stderr, "latency: REPEAT and WARMUP must be at least 1\n");

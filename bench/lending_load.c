@@ -329,7 +329,11 @@ static int cmd_run(int argc, char **argv)
     if (argc != 7)
         die("usage: lending_load run BASE_URL TOKENS_FILE NTITLES SECONDS WARMUP_SECONDS");
     base_url = argv[2];
-    ntitles = atoi(argv[4]);
+    char *end;
+    long nt = strtol(argv[4], &end, 10);
+    if (*end || nt > 1000000)
+        die("NTITLES is a whole number");
+    ntitles = (int)nt;
     double seconds = atof(argv[5]), warmup = atof(argv[6]);
     if (ntitles < 1 || seconds <= 0 || warmup < 0)
         die("bad arguments");
@@ -420,7 +424,13 @@ static int cmd_run(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[1], "sessions"))
-        return cmd_sessions(atoi(argv[2]), argv[3]);
+    {
+        char *end;
+        long n = strtol(argv[2], &end, 10);
+        if (*end || n < 1 || n > 100000)
+            die("sessions N: N is a whole number from 1 to 100000");
+        return cmd_sessions((int)n, argv[3]);
+    }
     if (argc >= 2 && !strcmp(argv[1], "run"))
         return cmd_run(argc, argv);
     fprintf(stderr,

@@ -130,10 +130,20 @@ static int cmd_migrate(void)
     return 0;
 }
 
-static int env_int(const char *name, int def)
+/* A whole-number setting from the environment; a malformed one stops the program. */
+static int env_int(const char *name, int def, int lo, int hi)
 {
     const char *v = getenv(name);
-    return v && *v ? atoi(v) : def;
+    if (!v || !*v)
+        return def;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (*end || errno || n < lo || n > hi) {
+        fprintf(stderr, "pretnum: %s must be a whole number from %d to %d, not \"%s\"\n", name, lo, hi, v);
+        exit(1);
+    }
+    return (int)n;
 }
 
 static int cmd_serve(void)
@@ -144,14 +154,14 @@ static int cmd_serve(void)
     const char *data = getenv("PRETNUM_DATA_DIR");
     struct srv_config cfg = {
         .bind = getenv("PRETNUM_BIND") ? getenv("PRETNUM_BIND") : "127.0.0.1",
-        .port = env_int("PRETNUM_PORT", 8080),
+        .port = env_int("PRETNUM_PORT", 8080, 0, 65535),
         .conninfo = ci,
         .data_dir = data && *data ? data : "var/data",
-        .max_upload = (unsigned long long)env_int("PRETNUM_MAX_UPLOAD_MB", 2048) << 20,
+        .max_upload = (unsigned long long)env_int("PRETNUM_MAX_UPLOAD_MB", 2048, 1, 1 << 20) << 20,
         .smtp_url = getenv("PRETNUM_SMTP_URL") && *getenv("PRETNUM_SMTP_URL") ? getenv("PRETNUM_SMTP_URL") : NULL,
         .mail_from = getenv("PRETNUM_MAIL_FROM"),
         .public_url = getenv("PRETNUM_PUBLIC_URL"),
-        .secure_cookies = env_int("PRETNUM_SECURE_COOKIES", 0) != 0,
+        .secure_cookies = env_int("PRETNUM_SECURE_COOKIES", 0, 0, 1) != 0,
     };
     /* Signals are taken by sigwait() below, not by the worker threads. */
     sigset_t set;

@@ -189,13 +189,12 @@ static void record_free(struct record *r)
     free(r->cover_owned);
 }
 
-static json_t *toc_count(const struct epub_toc_entry *e, size_t n, size_t *count)
+static void toc_count(const struct epub_toc_entry *e, size_t n, size_t *count)
 {
     for (size_t i = 0; i < n; i++) {
         (*count)++;
         toc_count(e[i].children, e[i].n_children, count);
     }
-    return NULL;
 }
 
 static const char *image_type(const char *mt)
@@ -661,8 +660,6 @@ enum lend_status lend_title_cover(struct db *db, const char *id, char path_out[5
     return LEND_OK;
 }
 
-#define SEARCH_CAP_N 1000 /* lending/statements.c's SEARCH_CAP */
-
 /*
  * "petit pri" → "'petit' & 'pri':*": the typed words (letters, digits and any non-ASCII
  * character), each quoted, the last a prefix. False when there is no word.
@@ -737,6 +734,6 @@ enum lend_status lend_titles_search(struct db *db, const struct lend_title_query
             json_array_append_new(items, title_json(res, i));
     PQclear(res);
     *out = json_pack("{s:o, s:I, s:s, s:b}", "items", items, "total", (json_int_t)total, "match", match,
-                     "total_capped", text && total >= SEARCH_CAP_N);
+                     "total_capped", text && total >= DB_SEARCH_CAP);
     return LEND_OK;
 }

@@ -172,7 +172,7 @@ PGresult *db_exec(struct db *db, const char *name, int nparams, const char *cons
         if (st == PGRES_TUPLES_OK)
             *qs = PQntuples(r);
         else
-            *qs = atoi(PQcmdTuples(r));
+            *qs = (int)strtol(PQcmdTuples(r), NULL, 10);
         return r;
     }
     note_failure(db, r, name);

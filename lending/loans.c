@@ -84,9 +84,15 @@ static int load_policy(struct db *db, const char *patron, const char *title, str
 /* Is days one of the lengths the library offers ("{7,14,21}")? */
 static bool offered(const char *list, int days)
 {
-    for (const char *p = list; *p; p++) {
-        if (isdigit((unsigned char)*p) && (p == list || !isdigit((unsigned char)p[-1])) && atoi(p) == days)
+    for (const char *p = list; *p;) {
+        if (!isdigit((unsigned char)*p)) {
+            p++;
+            continue;
+        }
+        char *end;
+        if (strtol(p, &end, 10) == days)
             return true;
+        p = end;
     }
     return false;
 }

@@ -11,6 +11,11 @@
 #include "pretnum/db.h"
 #include "pretnum/lending.h"
 
+/* A search ranks at most this many matches (statements.c and catalogue.c). */
+#define DB_SEARCH_CAP 1000
+#define DB_STR_(x) #x
+#define DB_STR(x) DB_STR_(x)
+
 struct db_statement {
     const char *name;
     const char *sql;

@@ -20,7 +20,7 @@
  * otherwise cost a second to rank and count in full (bench/search.sh). Past it, the
  * answer says its total is capped and people refine their search.
  */
-#define SEARCH_CAP "1000"
+#define SEARCH_CAP DB_STR(DB_SEARCH_CAP)
 
 #define TITLE_FILTERS                                                                              \
     "($2::text IS NULL OR t.kind = $2)"                                                           \

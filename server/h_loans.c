@@ -79,23 +79,6 @@ void srv_loan_token(struct srv_req *r, json_t *loan)
     free(token);
 }
 
-/* Tokens for every active loan of a list or a {"loan": ...} answer. */
-static void tokens(struct srv_req *r, json_t *out)
-{
-    if (!out)
-        return;
-    json_t *one = json_object_get(out, "loan");
-    if (one) {
-        srv_loan_token(r, one);
-        return;
-    }
-    size_t i;
-    json_t *l;
-    json_array_foreach(json_object_get(out, "items"), i, l) srv_loan_token(r, l);
-    if (!json_object_get(out, "items") && json_object_get(out, "id"))
-        srv_loan_token(r, out);
-}
-
 void h_loan_token(struct srv_req *r)
 {
     if (!srv_require(r, SRV_PATRON))
@@ -152,7 +135,7 @@ void h_loan_create(struct srv_req *r)
     struct lend_err err = {0};
     enum lend_status st = lend_checkout(r->db, &r->who, title, days, &idem, &out, &err);
     if (st == LEND_OK)
-        tokens(r, out);
+        srv_loan_token(r, out);
     srv_reply_outcome(r, st, &err, 201, "loan", out);
 }
 
@@ -167,8 +150,9 @@ void h_loans(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_loans_list(r->db, &r->who, state && !strcmp(state, "all"), page, per_page, &out, &err);
-    if (st == LEND_OK)
-        tokens(r, out);
+    size_t i;
+    json_t *loan;
+    json_array_foreach(json_object_get(out, "items"), i, loan) srv_loan_token(r, loan);
     srv_reply_outcome(r, st, &err, 200, NULL, out);
 }
 
@@ -180,7 +164,7 @@ void h_loan(struct srv_req *r)
     struct lend_err err = {0};
     enum lend_status st = lend_loan_get(r->db, &r->who, srv_param(r, "id"), &out, &err);
     if (st == LEND_OK)
-        tokens(r, out);
+        srv_loan_token(r, out);
     srv_reply_outcome(r, st, &err, 200, "loan", out);
 }
 
@@ -208,7 +192,7 @@ void h_loan_renew(struct srv_req *r)
     struct lend_err err = {0};
     enum lend_status st = lend_loan_renew(r->db, &r->who, srv_param(r, "id"), days, &out, &err);
     if (st == LEND_OK)
-        tokens(r, out);
+        srv_loan_token(r, out);
     srv_reply_outcome(r, st, &err, 200, "loan", out);
 }
 

@@ -520,6 +520,9 @@ static enum MHD_Result queue(struct srv_req *r)
         srv_reply_error(r, 500, "internal_error", "Something went wrong on our side.");
     if (!r->resp)
         return MHD_NO;
+    /* Nothing is cached unless the handler said how. */
+    if (!MHD_get_response_header(r->resp, MHD_HTTP_HEADER_CACHE_CONTROL))
+        MHD_add_response_header(r->resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     enum MHD_Result ok = MHD_queue_response(r->conn, r->status, r->resp);
     MHD_destroy_response(r->resp);
     r->resp = NULL;
@@ -560,14 +563,15 @@ static void dispatch(struct srv_req *r)
 {
     if (r->route == -2) {
         char allow[128] = "";
+        size_t used = 0;
         for (int i = 0; srv_routes[i].method; i++) {
             struct srv_params p;
-            if (srv_route_match(&srv_routes[i], srv_routes[i].method, r->path, &p) == 0 &&
-                strlen(allow) + 16 < sizeof allow) {
-                if (allow[0])
-                    strcat(allow, ", ");
-                strcat(allow, srv_routes[i].method);
-            }
+            if (srv_route_match(&srv_routes[i], srv_routes[i].method, r->path, &p) != 0)
+                continue;
+            int n = snprintf(allow + used, sizeof allow - used, "%s%s", used ? ", " : "", srv_routes[i].method);
+            if (n < 0 || (size_t)n >= sizeof allow - used)
+                break;
+            used += (size_t)n;
         }
         srv_reply_error(r, 405, "method_not_allowed", "%s is not allowed on %s.", r->method, r->path);
         srv_add_header(r, MHD_HTTP_HEADER_ALLOW, allow);

@@ -239,7 +239,8 @@ static void test_throttle_account(void **state)
     assert_string_equal(t_err_code(&r), "too_many_attempts");
     const char *ra = t_resp_header(&r, "Retry-After");
     assert_non_null(ra);
-    assert_true(atoi(ra) > 500 && atoi(ra) <= 600);
+    long wait = strtol(ra, NULL, 10);
+    assert_true(wait > 500 && wait <= 600);
     t_resp_free(&r);
     /* Another account from the same address is not affected. */
     sign_in("{\"library\":\"NANTES\",\"card\":\"1001\",\"password\":\"" PW "\"}");

@@ -508,10 +508,9 @@ static void opened_files(int fd, char *names, size_t cap)
     while ((n = read(fd, buf, sizeof buf)) > 0) {
         for (char *q = buf; q < buf + n;) {
             const struct inotify_event *ev = (const struct inotify_event *)q;
-            if ((ev->mask & IN_OPEN) && ev->len && strlen(names) + ev->len + 2 < cap) {
-                strcat(names, ev->name);
-                strcat(names, ",");
-            }
+            size_t used = strlen(names);
+            if ((ev->mask & IN_OPEN) && ev->len)
+                snprintf(names + used, cap - used, "%s,", ev->name);
             q += sizeof *ev + ev->len;
         }
     }

@@ -289,7 +289,7 @@ pid_t t_serve_start(const char *conninfo, int *port, int *errfd)
         buf[n] = 0;
         const char *at = strstr(buf, "serving on http://127.0.0.1:");
         if (at && strchr(at, '\n')) {
-            *port = atoi(at + strlen("serving on http://127.0.0.1:"));
+            *port = (int)strtol(at + strlen("serving on http://127.0.0.1:"), NULL, 10);
             break;
         }
     }
