@@ -66,7 +66,12 @@ $(BUILD)/fuzz-replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIB) $(LDLIBS)
 
-test-bins: $(BUILD)/pretnum $(TESTS) $(FUZZ)
+# A command-line face of lending/paseto.c for the cross-check with the npm package.
+$(BUILD)/tests/paseto_cli: tests/js/paseto_cli.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+test-bins: $(BUILD)/pretnum $(TESTS) $(FUZZ) $(BUILD)/tests/paseto_cli
 
 run: deps
 	$(MAKE) bin/pretnum
@@ -85,7 +90,9 @@ fuzz: deps
 	    LDFLAGS="-fsanitize=address,undefined" build/fuzz/libpretnum.a
 	./scripts/fuzz.sh $(FUZZ_SECONDS)
 
-bench: deps bin/pretnum
+bench:
+	@./scripts/install-deps.sh bench
+	$(MAKE) bin/pretnum
 	./bench/run.sh
 
 format:

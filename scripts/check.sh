@@ -50,6 +50,7 @@ count() { # $1 = TAP file, $2 = exit code, $3 = name
     fi
 }
 
+export PRETNUM_BUILD=$BUILD
 for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
     n=$(basename "$t")
@@ -75,6 +76,14 @@ for t in tests/sh/test_*.sh; do
     [ -f "$t" ] || continue
     n=$(basename "$t" .sh)
     sh "$t" >"$OUT/$n" 2>"$OUT/$n.err"
+    count "$OUT/$n" $? "$n"
+done
+
+# The JavaScript side: independent implementations and parsers, and the browser tests.
+for t in tests/js/test_*.mjs; do
+    [ -f "$t" ] || continue
+    n=$(basename "$t" .mjs)_js
+    node "$t" >"$OUT/$n" 2>"$OUT/$n.err"
     count "$OUT/$n" $? "$n"
 done
 

@@ -1,6 +1,6 @@
 /*
  * A command-line face of lending/paseto.c for the cross-check against the paseto npm package
- * (tests/js/crosscheck.mjs). Keys, footers and implicit assertions are given in hex so any
+ * (tests/js/test_paseto.mjs). Keys, footers and implicit assertions are given in hex so any
  * bytes pass through argv:
  *   paseto_cli sign SECRET_HEX FOOTER_HEX IMPLICIT_HEX < payload   prints the token
  *   paseto_cli verify PUBLIC_HEX IMPLICIT_HEX TOKEN                  prints the payload

@@ -1,8 +1,8 @@
 // Cross-checks lending/paseto.c against an independent implementation, the paseto npm
-// package (panva, Node's own Ed25519), through tests/js/paseto_cli. Run by tests/js/run.sh;
-// prints TAP. Without tests/js/node_modules it prints a skip and exits 0.
+// package (panva, Node's own Ed25519), through the paseto_cli test program (built from
+// tests/js/paseto_cli.c by `make check`). Run by scripts/check.sh; prints TAP.
 //
-//   node crosscheck.mjs PATH_TO_PASETO_CLI
+//   PRETNUM_BUILD=build/san node tests/js/test_paseto.mjs
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
@@ -12,13 +12,13 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 if (!existsSync(join(here, 'node_modules', 'paseto'))) {
-  console.log('1..0 # SKIP paseto npm package absent (cd tests/js && npm ci)');
-  process.exit(0);
+  console.log('not ok 1 - the paseto npm package is installed (scripts/install-deps.sh)');
+  process.exit(1);
 }
 const require = createRequire(import.meta.url);
 const { V4 } = require('paseto');
 
-const cli = process.argv[2];
+const cli = process.argv[2] || join(here, '..', '..', process.env.PRETNUM_BUILD || 'build/san', 'tests', 'paseto_cli');
 const corpus = process.env.PRETNUM_CORPUS || join(here, '..', '..', '..', 'shared', 'corpus');
 let n = 0;
 let failed = 0;
