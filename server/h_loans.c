@@ -176,6 +176,8 @@ void h_loan_return(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_loan_return(r->db, &r->who, srv_param(r, "id"), &out, &err);
+    if (st == LEND_OK)
+        srv_access_forget(r->srv); /* its links stop now, not when remembered access runs out */
     srv_reply_outcome(r, st, &err, 200, "loan", out);
 }
 

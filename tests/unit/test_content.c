@@ -7,10 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pretnum/catalogue.h"
 #include "pretnum/db.h"
+#include "pretnum/epub.h"
 #include "pretnum/media.h"
+#include "pretnum/publication.h"
 #include "pretnum/server.h"
 #include "testdb.h"
 
@@ -212,12 +215,106 @@ static void test_ranges_validators_sandbox(void **state)
     free(read);
 }
 
+/* The link of the loan of book b (borrowed by test_every_book_reads), malloc'd. */
+static char *read_link(int b, char loan[64])
+{
+    struct t_resp r;
+    assert_int_equal(call(&r, "GET", "/api/v1/loans", NULL), 200);
+    json_t *items = json_object_get(r.json, "items");
+    char *read = NULL;
+    size_t i;
+    json_t *l;
+    json_array_foreach(items, i, l) {
+        if (!strcmp(json_string_value(json_object_get(l, "title_id")), fx.titles[b])) {
+            read = strdup(json_string_value(json_object_get(json_object_get(l, "links"), "read")));
+            snprintf(loan, 64, "%s", json_string_value(json_object_get(l, "id")));
+        }
+    }
+    t_resp_free(&r);
+    assert_non_null(read);
+    return read;
+}
+
+/* Entries stored uncompressed go out straight from the file: whole and in ranges, the
+ * same bytes as the archive holds. */
+static void test_stored_entries_sent_from_file(void **state)
+{
+    (void)state;
+    int b = 6; /* the fixed-layout book stores its images */
+    char loan[64];
+    char *read = read_link(b, loan);
+    struct epub *e;
+    struct epub_error ee;
+    assert_int_equal(epub_open_file(t_corpus(books[b]), NULL, &e, &ee), 0);
+    const struct epub_meta *m = epub_meta(e);
+    char *base = strdup(read);
+    *strstr(base, "manifest.json") = 0;
+    int stored = 0;
+    for (size_t i = 0; i < m->n_manifest; i++) {
+        uint64_t off, size;
+        if (m->manifest[i].remote || !epub_entry_span(e, m->manifest[i].href, &off, &size) || size < 100)
+            continue;
+        unsigned char *want;
+        size_t len;
+        assert_int_equal(epub_read_entry(e, m->manifest[i].href, 64u << 20, &want, &len, &ee), 0);
+        char *enc = lend_path_encode(m->manifest[i].href);
+        char url[4096];
+        snprintf(url, sizeof url, "%s%s", base, enc);
+        free(enc);
+        struct t_resp whole, part;
+        assert_int_equal(t_http(&whole, fx.port, "GET", url, NULL, NULL), 200);
+        assert_int_equal(whole.len, len);
+        assert_memory_equal(whole.body, want, len);
+        assert_string_equal(t_resp_header(&whole, "Content-Type"), m->manifest[i].media_type);
+        const char *range[] = {"Range: bytes=50-", NULL};
+        assert_int_equal(t_http(&part, fx.port, "GET", url, NULL, range), 206);
+        assert_int_equal(part.len, len - 50);
+        assert_memory_equal(part.body, want + 50, len - 50);
+        t_resp_free(&part);
+        t_resp_free(&whole);
+        free(want);
+        stored++;
+    }
+    epub_close(e);
+    assert_true(stored >= 3);
+    free(base);
+    free(read);
+}
+
+/* A loan ended by another server (here: straight in the database) stops within the
+ * time access is remembered (10 s), well inside the 60 s the API promises. */
+static void test_ended_elsewhere_stops_soon(void **state)
+{
+    (void)state;
+    char loan[64];
+    char *read = read_link(0, loan);
+    struct t_resp r;
+    assert_int_equal(t_http(&r, fx.port, "GET", read, NULL, NULL), 200); /* remembered now */
+    t_resp_free(&r);
+    char sql[256];
+    snprintf(sql, sizeof sql, "UPDATE loan SET ended = now(), end_reason = 'revoked' WHERE id = '%s'", loan);
+    t_sql(fx.ci, sql);
+    int waited_ms = 0;
+    while (t_http(&r, fx.port, "GET", read, NULL, NULL) == 200 && waited_ms < 20000) {
+        t_resp_free(&r);
+        usleep(250000);
+        waited_ms += 250;
+    }
+    assert_int_equal(r.status, 403);
+    assert_string_equal(t_err_code(&r), "loan_ended");
+    t_resp_free(&r);
+    assert_true(waited_ms <= 11000);
+    free(read);
+}
+
 int main(void)
 {
     t_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_book_reads),
         cmocka_unit_test(test_ranges_validators_sandbox),
+        cmocka_unit_test(test_stored_entries_sent_from_file),
+        cmocka_unit_test(test_ended_elsewhere_stops_soon),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
