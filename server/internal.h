@@ -161,6 +161,7 @@ void h_admin_report_usage(struct srv_req *r);
 void h_loan_token(struct srv_req *r);
 void h_keys(struct srv_req *r);
 void h_content(struct srv_req *r);
+void h_stream(struct srv_req *r);
 
 /**
  * Puts a fresh token in a loan's JSON ("token", "token_expires") when the loan is
