@@ -209,10 +209,14 @@ static int aac_object_type(const AVCodecParameters *par)
     return par->profile >= 0 ? par->profile + 1 : 2;
 }
 
+/*
+ * AAC is copied. MP3 is not, although MP4 can hold it: hls.js refuses the CODECS value
+ * "mp4a.6B" and Chromium's MSE rejects MP3 appended as "mp4a.40.34" (tests/js/
+ * test_player.mjs saw both), and Apple's HLS authoring specification lists no MP3 in
+ * fMP4. So MP3 is re-encoded to AAC like FLAC, Vorbis, Opus and PCM.
+ */
 static bool copyable_audio(const AVCodecParameters *par)
 {
-    if (par->codec_id == AV_CODEC_ID_MP3)
-        return par->sample_rate >= 8000 && par->ch_layout.nb_channels >= 1 && par->ch_layout.nb_channels <= 2;
     if (par->codec_id != AV_CODEC_ID_AAC)
         return false;
     int aot = aac_object_type(par);
@@ -711,10 +715,7 @@ static int add_streams(struct pkg *p)
                 return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
             os->codecpar->codec_tag = 0;
             os->time_base = is->time_base;
-            if (is->codecpar->codec_id == AV_CODEC_ID_MP3)
-                snprintf(aname, sizeof aname, "mp4a.40.34");
-            else
-                snprintf(aname, sizeof aname, "mp4a.40.%d", aac_object_type(is->codecpar));
+            snprintf(aname, sizeof aname, "mp4a.40.%d", aac_object_type(is->codecpar));
         } else {
             if (recode_open(p, is) != 0)
                 return -1;

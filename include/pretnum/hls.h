@@ -24,9 +24,9 @@
  * is; any other video codec (VP8, VP9, AV1, HEVC, MPEG-4 Part 2...) or H.264 profile is
  * refused: Safari's HLS does not play VP9 or AV1 in fMP4, Chromium's MSE does not decode
  * HEVC without hardware support, and a title that plays in some browsers only would be a
- * broken promise. Audio: AAC (LC, HE, HE v2) and MP3 are copied; anything else libavcodec
- * decodes (FLAC, Vorbis, Opus, PCM, ALAC...) is re-encoded to AAC-LC at 44.1 or 48 kHz,
- * mono or stereo. Only the first video stream (cover pictures excluded) and the first
+ * broken promise. Audio: AAC (LC, HE, HE v2) is copied; anything else libavcodec decodes
+ * (MP3, FLAC, Vorbis, Opus, PCM, ALAC...) is re-encoded to AAC-LC at 44.1 or 48 kHz, mono
+ * or stereo (MP3 too: hls.js and Chromium do not play MP3 in fMP4, nor does Apple list it). Only the first video stream (cover pictures excluded) and the first
  * audio stream are kept.
  *
  * Thread-safe after media_init(); each call keeps its state to itself.
