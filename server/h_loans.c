@@ -76,6 +76,8 @@ void srv_loan_token(struct srv_req *r, json_t *loan)
         if (!strcmp(c.kind, "ebook"))
             json_object_set_new(loan, "links", json_pack("{s:s++, s:s+}", "read", "/content/", token,
                                                          "/manifest.json", "download", "/download/", token));
+        else if (!strcmp(c.kind, "audio") || !strcmp(c.kind, "video"))
+            json_object_set_new(loan, "links", json_pack("{s:s++}", "stream", "/stream/", token, "/master.m3u8"));
     }
     free(token);
 }

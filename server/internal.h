@@ -205,6 +205,7 @@ int srv_book_read(struct srv_book *b, size_t item, size_t max, unsigned char **b
 
 void h_content(struct srv_req *r);
 void h_download(struct srv_req *r);
+void h_stream(struct srv_req *r);
 
 /**
  * Puts a fresh token in a loan's JSON ("token", "token_expires") when the loan is
