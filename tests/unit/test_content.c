@@ -17,15 +17,7 @@
 #include "pretnum/server.h"
 #include "testdb.h"
 
-static struct {
-    char *ci, *data;
-    struct db *db;
-    struct srv *srv;
-    int port;
-    char tok[44];
-    char titles[8][37];
-    int n;
-} fx;
+static struct t_books fx;
 
 static const char *const books[] = {
     "epub/valid/epubcheck-epub2-ocf-minimal-valid.epub", "epub/valid/idpf-childrens-literature.epub",
@@ -37,59 +29,19 @@ static const char *const books[] = {
 static int setup(void **state)
 {
     (void)state;
-    if (sodium_init() < 0)
-        return -1;
-    media_init();
-    fx.ci = t_db_create();
-    fx.data = t_tmpdir("content");
-    char err[256];
-    fx.db = db_open(fx.ci, err, sizeof err);
-    if (!fx.db)
-        return -1;
-    t_sql(fx.ci, "INSERT INTO consortium (id, name) VALUES ('aaaaaaaa-0000-0000-0000-000000000000', 'A');"
-                 "INSERT INTO library (id, consortium_id, code, name, max_loans) VALUES"
-                 " ('11111111-0000-0000-0000-000000000000', 'aaaaaaaa-0000-0000-0000-000000000000', 'L1', 'One', 20);"
-                 "INSERT INTO patron (library_id, card, password_hash) VALUES"
-                 " ('11111111-0000-0000-0000-000000000000', 'c', 'x')");
-    for (size_t i = 0; i < sizeof books / sizeof *books; i++) {
-        bool existed;
-        struct lend_err le = {0};
-        if (lend_import(fx.db, fx.data, t_corpus(books[i]), NULL, fx.titles[fx.n], &existed, &le) != LEND_OK) {
-            fprintf(stderr, "%s: %s\n", books[i], le.message);
-            return -1;
-        }
-        fx.n++;
-    }
-    t_sql(fx.ci, "INSERT INTO licence (title_id, consortium_id, concurrency)"
-                 " SELECT id, 'aaaaaaaa-0000-0000-0000-000000000000', 1 FROM title");
-    char *id = t_sql_value(fx.ci, "SELECT id FROM patron");
-    t_session(fx.ci, id, NULL, fx.tok);
-    free(id);
-    struct srv_config cfg = {.conninfo = fx.ci, .data_dir = fx.data, .threads = 2, .quiet = true,
-                             .sweep_interval_s = -1};
-    if (srv_start(&cfg, &fx.srv, err, sizeof err) != 0)
-        return -1;
-    fx.port = srv_port(fx.srv);
-    return 0;
+    return t_books_setup(&fx, "content", "One", books, (int)(sizeof books / sizeof *books));
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    srv_stop(fx.srv, 1000);
-    db_close(fx.db);
-    t_db_drop(fx.ci);
-    t_rmtree(fx.data);
-    free(fx.data);
+    t_books_teardown(&fx);
     return 0;
 }
 
 static long call(struct t_resp *r, const char *method, const char *path, const char *body)
 {
-    char auth[100];
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", fx.tok);
-    const char *hs[] = {auth, "Content-Type: application/json", NULL};
-    return t_http(r, fx.port, method, path, body, hs);
+    return t_call(r, fx.port, fx.tok, method, path, body);
 }
 
 /* Borrows a title and returns its read link (malloc'd) and loan id. */
