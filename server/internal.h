@@ -199,9 +199,18 @@ const struct epub_meta *srv_book_meta(const struct srv_book *b);
 const char *srv_book_path(const struct srv_book *b);
 /** Where a stored entry lies in the book's file (see epub_entry_span()); 0 when compressed. */
 int srv_book_span(const struct srv_book *b, const char *name, uint64_t *offset, uint64_t *size);
-/** Manifest item number item, inflated (a malloc'd copy the caller frees); 0 or -1. */
-int srv_book_read(struct srv_book *b, size_t item, size_t max, unsigned char **buf, size_t *len,
-                  struct epub_error *err);
+/** Bytes shared between a book and the responses sending them. */
+struct srv_bytes {
+    atomic_int refs;
+    size_t len;
+    unsigned char data[];
+};
+/**
+ * Manifest item number item, inflated (at most max bytes): a reference the caller
+ * releases with srv_bytes_put(), or NULL with *err set. Small entries stay with the book.
+ */
+struct srv_bytes *srv_book_bytes(struct srv_book *b, size_t item, size_t max, struct epub_error *err);
+void srv_bytes_put(struct srv_bytes *x);
 
 void h_content(struct srv_req *r);
 void h_download(struct srv_req *r);
@@ -223,6 +232,9 @@ bool srv_optional_auth(struct srv_req *r);
 const char *srv_upload_field(struct srv_req *r, const char *name);
 
 /** Replies with a file of the data directory (sendfile); 404 when it is gone. */
+/** len bytes at data, not copied: release(cls) is called when the response is done with them. */
+void srv_reply_shared(struct srv_req *r, unsigned status, const char *content_type, const void *data, size_t len,
+                      void (*release)(void *cls), void *cls);
 /** len bytes of fd from offset; the response owns fd (closed when sent, or now on failure). */
 void srv_reply_fd(struct srv_req *r, unsigned status, const char *content_type, int fd, uint64_t offset,
                   uint64_t len);

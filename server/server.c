@@ -158,6 +158,19 @@ void srv_reply_file(struct srv_req *r, const char *rel_path, const char *content
     set_response(r, 200, resp, content_type);
 }
 
+void srv_reply_shared(struct srv_req *r, unsigned status, const char *content_type, const void *data, size_t len,
+                      void (*release)(void *cls), void *cls)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback_cls(len, (void *)data, release, cls);
+    if (!resp) {
+        release(cls);
+        srv_reply_error(r, 503, "busy", "Try again shortly.");
+        return;
+    }
+    set_response(r, status, resp, content_type);
+}
+
 void srv_reply_fd(struct srv_req *r, unsigned status, const char *content_type, int fd, uint64_t offset,
                   uint64_t len)
 {
