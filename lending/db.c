@@ -59,8 +59,9 @@ static bool connect_and_prepare(struct db *db, char *err, size_t errlen)
     PQclear(PQexec(db->conn, "SET pg_trgm.word_similarity_threshold = 0.6"));
     /* Prepared searches would switch to a generic plan that guesses thousands of rows
      * and starts parallel workers and JIT for a query that reads a few: about 20 ms lost
-     * on every search (measured by bench/search.sh). Plan each execution for its values. */
-    PQclear(PQexec(db->conn, "SET plan_cache_mode = force_custom_plan"));
+     * on every search (measured by bench/search.sh). Those are marked custom_plan and
+     * planned at each execution (db_exec). The others keep the plan cache: planning
+     * every execution was half of PostgreSQL's CPU in bench/lending.sh. */
     PQclear(PQexec(db->conn, "SET jit = off"));
     PQclear(PQexec(db->conn, "SET max_parallel_workers_per_gather = 0"));
     if (db->unprepared)
@@ -157,6 +158,18 @@ static int classify(struct db *db)
     return DB_HARD;
 }
 
+/*
+ * The statement `name` when it is to be planned for its values: an unnamed statement is
+ * parsed and planned at each execution, with the parameters at hand.
+ */
+static const struct db_statement *custom_plan_statement(const char *name)
+{
+    for (const struct db_statement *s = db_statements; s->name; s++)
+        if (s->custom_plan && !strcmp(s->name, name))
+            return s;
+    return NULL;
+}
+
 PGresult *db_exec(struct db *db, const char *name, int nparams, const char *const *params, int *qs)
 {
     db->sqlstate[0] = 0;
@@ -166,7 +179,9 @@ PGresult *db_exec(struct db *db, const char *name, int nparams, const char *cons
         atomic_fetch_add(&errors, 1);
         return NULL;
     }
-    PGresult *r = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+    const struct db_statement *custom = custom_plan_statement(name);
+    PGresult *r = custom ? PQexecParams(db->conn, custom->sql, nparams, NULL, params, NULL, NULL, 0)
+                         : PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
         if (st == PGRES_TUPLES_OK)

@@ -20,6 +20,9 @@ struct db_statement {
     const char *name;
     const char *sql;
     int nparams;
+    /* Planned for its values at every execution (as an unnamed statement), for queries
+     * whose best plan depends on them; the others keep PostgreSQL's plan cache. */
+    bool custom_plan;
 };
 
 /** The statement table, ending with {NULL}. */

@@ -204,7 +204,7 @@ const struct db_statement db_statements[] = {
      " top AS (SELECT id, rank FROM m ORDER BY rank DESC, id LIMIT $4 OFFSET $5)"
      " SELECT c.total, p.* FROM (SELECT count(*) AS total FROM m) c LEFT JOIN LATERAL"
      " (SELECT " TITLE_COLS " FROM top JOIN title t USING (id) ORDER BY top.rank DESC, t.id) p ON true",
-     8},
+     8, true},
     /* $1 is a tsquery made by lend_titles_search from the typed words, the last one a
      * prefix ("'petit' & 'pri':*"): what people are still typing. */
     {"titles_prefix",
@@ -214,7 +214,7 @@ const struct db_statement db_statements[] = {
      " top AS (SELECT id, rank FROM m ORDER BY rank DESC, id LIMIT $4 OFFSET $5)"
      " SELECT c.total, p.* FROM (SELECT count(*) AS total FROM m) c LEFT JOIN LATERAL"
      " (SELECT " TITLE_COLS " FROM top JOIN title t USING (id) ORDER BY top.rank DESC, t.id) p ON true",
-     8},
+     8, true},
     {"titles_similar",
      "WITH q AS (SELECT lower(pretnum_unaccent($1)) AS raw),"
      " m AS (SELECT t.id, word_similarity(q.raw, t.search_text) AS rank FROM title t, q"
@@ -222,13 +222,13 @@ const struct db_statement db_statements[] = {
      " top AS (SELECT id, rank FROM m ORDER BY rank DESC, id LIMIT $4 OFFSET $5)"
      " SELECT c.total, p.* FROM (SELECT count(*) AS total FROM m) c LEFT JOIN LATERAL"
      " (SELECT " TITLE_COLS " FROM top JOIN title t USING (id) ORDER BY top.rank DESC, t.id) p ON true",
-     8},
+     8, true},
     /* Browsing: the count and the page each use their own index. */
     {"titles_all",
      "SELECT c.total, p.* FROM (SELECT count(*) AS total FROM title t WHERE $1::text IS NULL AND " TITLE_FILTERS ") c"
      " LEFT JOIN LATERAL (SELECT " TITLE_COLS " FROM title t WHERE $1::text IS NULL AND " TITLE_FILTERS
      "  ORDER BY t.created_at DESC, t.id LIMIT $4 OFFSET $5) p ON true",
-     8},
+     8, true},
 
     /* ---- lending: every change first takes licence_lock for its title and consortium ---- */
     {"licence_lock",
