@@ -41,6 +41,14 @@ struct srv {
     struct srv_config cfg;
     struct db_pool *pool;
     atomic_int inflight;
+    /* Requests whose body has arrived wait here, first come first served, for one of
+     * the handler threads; their connection is suspended meanwhile (server.c). */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    struct srv_req *qhead, *qtail;
+    bool qstop;
+    pthread_t *workers;
+    int nworkers;
     struct srv_metrics m;
 };
 
@@ -76,6 +84,8 @@ struct srv_req {
 
     unsigned status;
     struct MHD_Response *resp;
+    struct srv_req *next; /* in the handlers' queue */
+    bool handled;         /* by a handler thread: its answer is ready to queue */
 };
 
 /** A path parameter by name ("id"), or NULL. */

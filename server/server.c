@@ -1,5 +1,6 @@
 /*
- * The daemon: libmicrohttpd's internal thread pool (epoll), the request life cycle,
+ * The daemon: libmicrohttpd's epoll threads reading requests and writing answers,
+ * handler threads taking the requests from one queue in arrival order, the request life cycle,
  * replies, the access log, metrics and graceful shutdown.
  */
 #include "internal.h"
@@ -199,6 +200,8 @@ const char *srv_header(struct srv_req *r, const char *name)
 static void put_db(void *p)
 {
     struct srv_req *r = p;
+    if (!r->db) /* given back as soon as its handler returned */
+        return;
     db_pool_put(r->srv->pool, r->db);
     r->db = NULL;
 }
@@ -663,6 +666,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    if (r->handled) /* resumed: a handler thread has the answer ready */
+        return queue(r);
     if (r->resp) /* answered early (413, bad framing) */
         return MHD_YES;
     if (r->pp) {
@@ -671,11 +676,57 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             r->upload_failed = true;
         r->pp = NULL;
     }
-    if (r->discard || r->too_large)
-        reply_too_large(r);
+    /* The handler runs on a handler thread, in arrival order; this thread goes on with
+     * the other connections meanwhile. */
+    MHD_suspend_connection(c);
+    pthread_mutex_lock(&s->qmu);
+    r->next = NULL;
+    if (s->qtail)
+        s->qtail->next = r;
     else
-        dispatch(r);
-    return queue(r);
+        s->qhead = r;
+    s->qtail = r;
+    pthread_cond_signal(&s->qcv);
+    pthread_mutex_unlock(&s->qmu);
+    return MHD_YES;
+}
+
+/*
+ * A handler thread: takes the oldest waiting request, runs its handler, gives its
+ * database connection back at once, and resumes its connection, whose thread then
+ * queues the answer (on_request, r->handled). One queue for every connection: a
+ * request never waits behind another connection's slow one while a handler is free,
+ * as it did when each connection was pinned to one of libmicrohttpd's threads.
+ */
+static void *handler_thread(void *arg)
+{
+    struct srv *s = arg;
+    pthread_mutex_lock(&s->qmu);
+    for (;;) {
+        while (!s->qhead && !s->qstop)
+            pthread_cond_wait(&s->qcv, &s->qmu);
+        struct srv_req *r = s->qhead;
+        if (!r)
+            break; /* stopping, and nothing left to answer */
+        s->qhead = r->next;
+        if (!s->qhead)
+            s->qtail = NULL;
+        pthread_mutex_unlock(&s->qmu);
+        if (r->discard || r->too_large)
+            reply_too_large(r);
+        else
+            dispatch(r);
+        if (r->db) {
+            db_pool_put(s->pool, r->db);
+            r->db = NULL;
+        }
+        r->handled = true;
+        struct MHD_Connection *c = r->conn;
+        MHD_resume_connection(c); /* r belongs to the connection's thread from here */
+        pthread_mutex_lock(&s->qmu);
+    }
+    pthread_mutex_unlock(&s->qmu);
+    return NULL;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
@@ -824,6 +875,23 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
     fprintf(stderr, "level=warn component=http msg=\"%s\"\n", msg);
 }
 
+/* Lets the handler threads answer what is queued, then ends them. */
+static void stop_workers(struct srv *s)
+{
+    if (!s->workers)
+        return;
+    pthread_mutex_lock(&s->qmu);
+    s->qstop = true;
+    pthread_cond_broadcast(&s->qcv);
+    pthread_mutex_unlock(&s->qmu);
+    for (int i = 0; i < s->nworkers; i++)
+        pthread_join(s->workers[i], NULL);
+    free(s->workers);
+    s->workers = NULL;
+    pthread_mutex_destroy(&s->qmu);
+    pthread_cond_destroy(&s->qcv);
+}
+
 int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t errlen)
 {
     struct srv *s = calloc(1, sizeof *s);
@@ -837,7 +905,7 @@ int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t 
     if (!c->bind)
         c->bind = "127.0.0.1";
     if (c->threads <= 0)
-        c->threads = cores > 0 ? (int)cores : 2;
+        c->threads = 2 * (cores > 0 ? (int)cores : 2);
     if (!c->max_body)
         c->max_body = 1 << 20;
     if (c->conn_timeout_s <= 0)
@@ -895,12 +963,27 @@ int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t 
         goto fail;
     }
     signal(SIGPIPE, SIG_IGN);
+    pthread_mutex_init(&s->qmu, NULL);
+    pthread_cond_init(&s->qcv, NULL);
+    s->workers = calloc((size_t)c->threads, sizeof *s->workers);
+    if (!s->workers) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (; s->nworkers < c->threads; s->nworkers++)
+        if (pthread_create(&s->workers[s->nworkers], NULL, handler_thread, s) != 0) {
+            snprintf(err, errlen, "could not start the handler threads");
+            goto fail;
+        }
+    /* libmicrohttpd's threads only read requests and write answers. */
+    unsigned io_threads = cores > 1 ? 2 : 1;
     s->d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_ERROR_LOG,
         (uint16_t)c->port, NULL, NULL, on_request, s,
         MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->threads,
+        MHD_OPTION_THREAD_POOL_SIZE, io_threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->conn_timeout_s,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->per_ip_limit,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->conn_memory,
@@ -922,6 +1005,7 @@ int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t 
     *out = s;
     return 0;
 fail:
+    stop_workers(s);
     lend_keys_free(s->keys);
     db_pool_free(s->pool);
     free(s->m.requests);
@@ -953,6 +1037,8 @@ void srv_stop(struct srv *s, int grace_ms)
         close(fd);
     for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < grace_ms; waited += 10)
         usleep(10000);
+    /* Before the daemon: a handler thread may still resume one of its connections. */
+    stop_workers(s);
     MHD_stop_daemon(s->d);
     lend_keys_free(s->keys);
     pthread_rwlock_destroy(&s->keys_lock);
