@@ -3,6 +3,8 @@
  */
 #include "sql.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -478,4 +480,78 @@ void db_pool_free(struct db_pool *p)
     free(p->slots);
     free(p->conninfo);
     free(p);
+}
+
+/* ---- Notices (LISTEN) ---- */
+
+struct db_listener {
+    PGconn *conn;
+};
+
+struct db_listener *db_listen(const char *conninfo, const char *channel, char *err, size_t errlen)
+{
+    struct db_listener *l = calloc(1, sizeof *l);
+    if (!l) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    l->conn = PQconnectdb(conninfo);
+    if (PQstatus(l->conn) != CONNECTION_OK) {
+        const char *m = PQerrorMessage(l->conn);
+        snprintf(err, errlen, "could not connect to the database: %.*s", (int)strcspn(m, "\n"), m);
+        db_listen_close(l);
+        return NULL;
+    }
+    PQsetNoticeProcessor(l->conn, quiet_notice, NULL);
+    char *ident = PQescapeIdentifier(l->conn, channel, strlen(channel));
+    char sql[200];
+    snprintf(sql, sizeof sql, "LISTEN %s", ident ? ident : "\"\"");
+    PQfreemem(ident);
+    PGresult *r = PQexec(l->conn, sql);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) {
+        const char *m = PQresultErrorMessage(r);
+        snprintf(err, errlen, "could not listen: %.*s", (int)strcspn(m, "\n"), m);
+    }
+    PQclear(r);
+    if (!ok) {
+        db_listen_close(l);
+        return NULL;
+    }
+    return l;
+}
+
+int db_listen_wait(struct db_listener *l, int timeout_ms, void (*on)(void *ctx, const char *payload), void *ctx)
+{
+    int n = 0;
+    for (;;) {
+        PGnotify *note;
+        while ((note = PQnotifies(l->conn))) {
+            on(ctx, note->extra);
+            PQfreemem(note);
+            n++;
+        }
+        if (n > 0)
+            return n;
+        int fd = PQsocket(l->conn);
+        if (fd < 0 || PQstatus(l->conn) != CONNECTION_OK)
+            return -1;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int rc = poll(&p, 1, timeout_ms);
+        if (rc < 0)
+            return errno == EINTR ? 0 : -1;
+        if (rc == 0)
+            return 0;
+        if (!PQconsumeInput(l->conn))
+            return -1;
+        timeout_ms = 0; /* take what came, then return */
+    }
+}
+
+void db_listen_close(struct db_listener *l)
+{
+    if (!l)
+        return;
+    PQfinish(l->conn);
+    free(l);
 }

@@ -112,7 +112,7 @@ const struct db_statement db_statements[] = {
     {"session_lookup",
      "SELECT s.patron_id, s.staff_id, coalesce(p.library_id, st.library_id) AS library_id,"
      "       coalesce(l.consortium_id, st.consortium_id) AS consortium_id, st.role,"
-     "       p.pseudonym"
+     "       p.pseudonym, ceil(extract(epoch FROM s.expires_at - now()))::int AS left_s"
      " FROM session s"
      " LEFT JOIN patron p ON p.id = s.patron_id"
      " LEFT JOIN library l ON l.id = p.library_id"

@@ -32,6 +32,10 @@ struct srv_config {
     const char *mail_from;   /* their sender ("pretnum@localhost") */
     const char *public_url;  /* the portal's address, quoted in e-mails */
     bool quiet;              /* no access log */
+    int session_cache_ms;    /* a session looked up is trusted this long without asking the
+                                database again (5000); < 0: ask every time. Sign-out in this
+                                server forgets it at once; any change to the session row
+                                (other servers, by hand) as soon as its notice arrives */
 };
 
 struct srv;
