@@ -172,6 +172,52 @@ static const struct db_statement *custom_plan_statement(const char *name)
     return NULL;
 }
 
+#define BEGIN_SQL "BEGIN ISOLATION LEVEL READ COMMITTED"
+
+/*
+ * BEGIN and the transaction's first statement in one round trip (libpq's pipeline
+ * mode): the statement's result, or NULL (connection lost) with *begin the failed
+ * BEGIN's result when that is what failed.
+ */
+static PGresult *exec_after_begin(struct db *db, const struct db_statement *custom, const char *name, int nparams,
+                                  const char *const *params, PGresult **begin)
+{
+    PGconn *c = db->conn;
+    *begin = NULL;
+    if (!PQenterPipelineMode(c))
+        return NULL;
+    bool sent = PQsendQueryParams(c, BEGIN_SQL, 0, NULL, NULL, NULL, NULL, 0) &&
+                (custom ? PQsendQueryParams(c, custom->sql, nparams, NULL, params, NULL, NULL, 0)
+                        : PQsendQueryPrepared(c, name, nparams, params, NULL, NULL, 0)) &&
+                PQpipelineSync(c);
+    PGresult *res[2] = {NULL, NULL};
+    int got = 0, gaps = 0;
+    while (sent) {
+        PGresult *x = PQgetResult(c);
+        if (!x) { /* one between each command's results; none after a lost connection */
+            if (PQstatus(c) != CONNECTION_OK || ++gaps > 2)
+                break;
+            continue;
+        }
+        if (PQresultStatus(x) == PGRES_PIPELINE_SYNC) {
+            PQclear(x);
+            break;
+        }
+        if (got < 2)
+            res[got++] = x;
+        else
+            PQclear(x);
+    }
+    PQexitPipelineMode(c);
+    if (res[0] && PQresultStatus(res[0]) != PGRES_COMMAND_OK) {
+        *begin = res[0];
+        PQclear(res[1]);
+        return NULL;
+    }
+    PQclear(res[0]);
+    return res[1];
+}
+
 PGresult *db_exec(struct db *db, const char *name, int nparams, const char *const *params, int *qs)
 {
     db->sqlstate[0] = 0;
@@ -182,8 +228,21 @@ PGresult *db_exec(struct db *db, const char *name, int nparams, const char *cons
         return NULL;
     }
     const struct db_statement *custom = custom_plan_statement(name);
-    PGresult *r = custom ? PQexecParams(db->conn, custom->sql, nparams, NULL, params, NULL, NULL, 0)
-                         : PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+    PGresult *r;
+    if (db->begin_pending) {
+        db->begin_pending = false;
+        PGresult *begin;
+        r = exec_after_begin(db, custom, name, nparams, params, &begin);
+        if (begin) {
+            note_failure(db, begin, "BEGIN");
+            PQclear(begin);
+            *qs = classify(db);
+            return NULL;
+        }
+    } else {
+        r = custom ? PQexecParams(db->conn, custom->sql, nparams, NULL, params, NULL, NULL, 0)
+                   : PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+    }
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
         if (st == PGRES_TUPLES_OK)
@@ -203,6 +262,12 @@ int db_command(struct db *db, const char *sql)
     db->sqlstate[0] = 0;
     if (!db->conn)
         return DB_HARD;
+    if (db->begin_pending) {
+        db->begin_pending = false;
+        int qs = db_command(db, BEGIN_SQL);
+        if (qs < 0)
+            return qs;
+    }
     PGresult *r = PQexec(db->conn, sql);
     if (PQresultStatus(r) == PGRES_COMMAND_OK) {
         PQclear(r);
@@ -232,12 +297,19 @@ enum lend_status db_transaction(struct db *db, enum lend_status (*cb)(struct db 
 {
     enum lend_status rc = LEND_INTERNAL;
     for (int attempt = 0; attempt < 5; attempt++) {
-        int qs = db_command(db, "BEGIN ISOLATION LEVEL READ COMMITTED");
-        if (qs < 0)
-            return db_failure(db, qs);
+        if (!db->conn)
+            return db_failure(db, DB_HARD);
+        /* BEGIN is sent with the first statement, in the same round trip (db_exec). */
+        db->begin_pending = true;
         rc = cb(db, ctx);
+        if (db->begin_pending) { /* nothing was sent: no transaction to end */
+            db->begin_pending = false;
+            if (rc != LEND_RETRY)
+                return rc;
+            continue;
+        }
         if (rc == LEND_OK) {
-            qs = db_command(db, "COMMIT");
+            int qs = db_command(db, "COMMIT");
             if (qs == 0)
                 return LEND_OK;
             rc = db_failure(db, qs);

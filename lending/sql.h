@@ -41,6 +41,7 @@ struct db {
     double last_attempt; /* monotonic seconds of the last connection attempt */
     bool prepared;
     bool unprepared; /* opened for migrations: prepares nothing */
+    bool begin_pending; /* db_transaction() began: BEGIN goes with the next statement */
     char sqlstate[6]; /* of the last failure, "" otherwise */
 };
 
