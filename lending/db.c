@@ -175,27 +175,30 @@ static const struct db_statement *custom_plan_statement(const char *name)
 #define BEGIN_SQL "BEGIN ISOLATION LEVEL READ COMMITTED"
 
 /*
- * BEGIN and the transaction's first statement in one round trip (libpq's pipeline
- * mode): the statement's result, or NULL (connection lost) with *begin the failed
- * BEGIN's result when that is what failed.
+ * The statement with BEGIN before it and/or COMMIT after it, in one round trip (libpq's
+ * pipeline mode: the commands, then one Sync). Returns the statement's result, or NULL
+ * when the connection was lost or BEGIN or COMMIT failed (then *failed is that
+ * command's result). A failed statement aborts the COMMIT after it: the transaction
+ * is left open, failed, for db_transaction() to roll back.
  */
-static PGresult *exec_after_begin(struct db *db, const struct db_statement *custom, const char *name, int nparams,
-                                  const char *const *params, PGresult **begin)
+static PGresult *exec_pipeline(struct db *db, bool begin, bool commit, const struct db_statement *custom,
+                               const char *name, int nparams, const char *const *params, PGresult **failed)
 {
     PGconn *c = db->conn;
-    *begin = NULL;
+    *failed = NULL;
     if (!PQenterPipelineMode(c))
         return NULL;
-    bool sent = PQsendQueryParams(c, BEGIN_SQL, 0, NULL, NULL, NULL, NULL, 0) &&
+    bool sent = (!begin || PQsendQueryParams(c, BEGIN_SQL, 0, NULL, NULL, NULL, NULL, 0)) &&
                 (custom ? PQsendQueryParams(c, custom->sql, nparams, NULL, params, NULL, NULL, 0)
                         : PQsendQueryPrepared(c, name, nparams, params, NULL, NULL, 0)) &&
-                PQpipelineSync(c);
-    PGresult *res[2] = {NULL, NULL};
+                (!commit || PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0)) && PQpipelineSync(c);
+    int want = 1 + begin + commit;
+    PGresult *res[3] = {NULL, NULL, NULL};
     int got = 0, gaps = 0;
     while (sent) {
         PGresult *x = PQgetResult(c);
-        if (!x) { /* one between each command's results; none after a lost connection */
-            if (PQstatus(c) != CONNECTION_OK || ++gaps > 2)
+        if (!x) { /* one after each command's results; none after a lost connection */
+            if (PQstatus(c) != CONNECTION_OK || ++gaps > want)
                 break;
             continue;
         }
@@ -203,19 +206,36 @@ static PGresult *exec_after_begin(struct db *db, const struct db_statement *cust
             PQclear(x);
             break;
         }
-        if (got < 2)
+        if (got < want)
             res[got++] = x;
         else
             PQclear(x);
     }
     PQexitPipelineMode(c);
-    if (res[0] && PQresultStatus(res[0]) != PGRES_COMMAND_OK) {
-        *begin = res[0];
-        PQclear(res[1]);
+    PGresult *b = begin ? res[0] : NULL, *r = res[begin], *m = commit ? res[begin + 1] : NULL;
+    if (b && PQresultStatus(b) != PGRES_COMMAND_OK) {
+        *failed = b;
+        PQclear(r);
+        PQclear(m);
         return NULL;
     }
-    PQclear(res[0]);
-    return res[1];
+    PQclear(b);
+    ExecStatusType st = PQresultStatus(r);
+    if (commit && r && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
+        if (!m || PQresultStatus(m) != PGRES_COMMAND_OK) { /* not committed: nothing happened */
+            *failed = m;
+            PQclear(r);
+            return NULL;
+        }
+        db->committed = true;
+    }
+    PQclear(m);
+    return r;
+}
+
+void db_commit_with_next(struct db *db)
+{
+    db->commit_next = true;
 }
 
 PGresult *db_exec(struct db *db, const char *name, int nparams, const char *const *params, int *qs)
@@ -229,13 +249,14 @@ PGresult *db_exec(struct db *db, const char *name, int nparams, const char *cons
     }
     const struct db_statement *custom = custom_plan_statement(name);
     PGresult *r;
-    if (db->begin_pending) {
-        db->begin_pending = false;
-        PGresult *begin;
-        r = exec_after_begin(db, custom, name, nparams, params, &begin);
-        if (begin) {
-            note_failure(db, begin, "BEGIN");
-            PQclear(begin);
+    if (db->begin_pending || db->commit_next) {
+        bool begin = db->begin_pending, commit = db->commit_next;
+        db->begin_pending = db->commit_next = false;
+        PGresult *failed;
+        r = exec_pipeline(db, begin, commit, custom, name, nparams, params, &failed);
+        if (failed) {
+            note_failure(db, failed, "BEGIN/COMMIT");
+            PQclear(failed);
             *qs = classify(db);
             return NULL;
         }
@@ -301,7 +322,13 @@ enum lend_status db_transaction(struct db *db, enum lend_status (*cb)(struct db 
             return db_failure(db, DB_HARD);
         /* BEGIN is sent with the first statement, in the same round trip (db_exec). */
         db->begin_pending = true;
+        db->committed = db->commit_next = false;
         rc = cb(db, ctx);
+        db->commit_next = false;
+        if (db->committed) { /* COMMIT went with the last statement (db_commit_with_next) */
+            db->committed = false;
+            return rc;
+        }
         if (db->begin_pending) { /* nothing was sent: no transaction to end */
             db->begin_pending = false;
             if (rc != LEND_RETRY)

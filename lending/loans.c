@@ -472,11 +472,15 @@ static enum lend_status checkout_tx(struct db *db, void *ctx)
     snprintf(days_s, sizeof days_s, "%d", days);
     const char *lp[8] = {patron,        c->title, lic.id, pol.library, days_s, lic.expires[0] ? lic.expires : NULL,
                          pol.consortium, pol.pseudonym};
+    /* The last statement when no hold was fulfilled and no Idempotency-Key answer is
+     * to be stored: COMMIT goes with it. */
+    if (!hold_id[0] && !(c->idem && c->idem->key))
+        db_commit_with_next(db);
     r = db_exec(db, "checkout_commit", 8, lp, &qs);
     TRY(qs);
-    if (db_get_ll(r, 0, "spent") != 1) {
+    if (qs != 1) {
         PQclear(r);
-        return LEND_INTERNAL; /* the lock makes this impossible; the CHECK would stop it too */
+        return LEND_INTERNAL; /* no checkout left to spend: the lock makes it impossible */
     }
     o->out = loan_json(r, 0);
     PQclear(r);

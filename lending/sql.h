@@ -42,6 +42,8 @@ struct db {
     bool prepared;
     bool unprepared; /* opened for migrations: prepares nothing */
     bool begin_pending; /* db_transaction() began: BEGIN goes with the next statement */
+    bool commit_next;   /* db_commit_with_next(): COMMIT goes with the next statement */
+    bool committed;     /* ... and it did: db_transaction() has nothing left to end */
     char sqlstate[6]; /* of the last failure, "" otherwise */
 };
 
@@ -62,6 +64,13 @@ int db_command(struct db *db, const char *sql);
  * is gone and LEND_INTERNAL otherwise.
  */
 enum lend_status db_transaction(struct db *db, enum lend_status (*cb)(struct db *, void *), void *ctx);
+
+/**
+ * Inside db_transaction(): the next statement is the transaction's last, and COMMIT is
+ * sent with it in the same round trip. When it succeeds the transaction is committed
+ * whatever the callback returns next, so nothing may be decided after it.
+ */
+void db_commit_with_next(struct db *db);
 
 /** Maps a failed query's state to a lending status (unavailable, retry or internal). */
 enum lend_status db_failure(struct db *db, int qs);

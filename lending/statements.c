@@ -282,15 +282,17 @@ const struct db_statement db_statements[] = {
      " ORDER BY u.rank",
      5},
     /* $1 patron, $2 title, $3 licence, $4 library, $5 days, $6 licence end, $7 consortium,
-     * $8 pseudonym: the loan, the licence's spent checkout and the event, in one statement. */
+     * $8 pseudonym: the licence's spent checkout, the loan and the event, in one
+     * statement. The loan is made only if the checkout could be spent (no row otherwise). */
     {"checkout_commit",
-     "WITH l AS (INSERT INTO loan (patron_id, title_id, licence_id, library_id, due)"
-     "   VALUES ($1, $2, $3, $4, least(now() + make_interval(days => $5::int), $6::timestamptz)) RETURNING *),"
-     " s AS (UPDATE licence SET checkouts_used = checkouts_used + 1 WHERE id = $3"
+     "WITH s AS (UPDATE licence SET checkouts_used = checkouts_used + 1 WHERE id = $3::uuid"
      "   AND (checkouts IS NULL OR checkouts_used < checkouts) RETURNING id),"
+     " l AS (INSERT INTO loan (patron_id, title_id, licence_id, library_id, due)"
+     "   SELECT $1::uuid, $2::uuid, s.id, $4::uuid, least(now() + make_interval(days => $5::int), $6::timestamptz)"
+     "   FROM s RETURNING *),"
      " e AS (INSERT INTO usage_event (type, title_id, consortium_id, library_id, patron_key, loan_id)"
      "   SELECT 'checkout', l.title_id, $7, l.library_id, $8, l.id FROM l)"
-     " SELECT (SELECT count(*) FROM s) AS spent, l.id, l.title_id, t.kind, t.title, l.licence_id,"
+     " SELECT l.id, l.title_id, t.kind, t.title, l.licence_id,"
      "        rfc3339(l.started) AS started, rfc3339(l.due) AS due, rfc3339(l.ended) AS ended, l.renewals,"
      "        'active' AS state"
      " FROM l JOIN title t ON t.id = l.title_id",
