@@ -46,6 +46,23 @@ struct srv {
     atomic_ullong access_gen;
     struct srv_books *books; /* books.c */
     atomic_int inflight;
+    /* Requests whose body has arrived wait here, first come first served, for one of
+     * the handler threads; their connection is suspended meanwhile (server.c). */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    struct srv_req *qhead, *qtail;
+    bool qstop;
+    pthread_t *workers;
+    int nworkers;
+    /* Sessions looked up lately (server.c): direct-mapped by their hash, trusted only
+     * while the listener hears the database's notices (sessions_live). */
+    struct session_slot *sessions;
+    pthread_mutex_t smu;
+    unsigned long sessions_gen; /* bumped whenever anything is forgotten */
+    bool sessions_live;
+    pthread_t listener;
+    bool listening;
+    atomic_bool listener_stop;
     struct srv_metrics m;
 };
 
@@ -81,6 +98,8 @@ struct srv_req {
 
     unsigned status;
     struct MHD_Response *resp;
+    struct srv_req *next; /* in the handlers' queue */
+    bool handled;         /* by a handler thread: its answer is ready to queue */
 };
 
 /** A path parameter by name ("id"), or NULL. */
@@ -97,6 +116,9 @@ const char *srv_header(struct srv_req *r, const char *name);
  * NULL when the database is down: the 503 has then been sent.
  */
 struct db *srv_db(struct srv_req *r);
+
+/** Forgets the caller's session in this server's cache (after signing out). */
+void srv_session_forget(struct srv_req *r);
 
 /** Parses the body as a JSON object; on failure replies 400/415 and returns NULL. */
 json_t *srv_body_json(struct srv_req *r);
