@@ -45,7 +45,8 @@ $(LIB): $(OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/%.o: %.c $(wildcard include/pretnum/*.h)
+# Every header counts: the public ones and each module's private ones (server/internal.h, ...).
+$(BUILD)/%.o: %.c $(wildcard include/pretnum/*.h server/*.h lending/*.h media/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
