@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,9 +77,10 @@ static enum lend_status copy_hashed(const char *data_dir, const char *src, char 
         return lend_fail(err, LEND_INTERNAL, "storage_error", "could not create a file in \"%s\": %s", dir,
                          strerror(errno));
     }
-    crypto_hash_sha256_state h;
-    crypto_hash_sha256_init(&h);
-    unsigned char *buf = malloc(1 << 20);
+    /* OpenSSL's SHA-256 uses the CPU's SHA extensions: 1.5 GB/s where libsodium's portable
+     * code does 0.1 GB/s, which made hashing the longest part of a film's import. */
+    EVP_MD_CTX *h = EVP_MD_CTX_new();
+    unsigned char *buf = h && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1 ? malloc(1 << 20) : NULL;
     long long total = 0;
     ssize_t n;
     enum lend_status rc = LEND_OK;
@@ -86,7 +88,10 @@ static enum lend_status copy_hashed(const char *data_dir, const char *src, char 
     while (buf && (n = read(in, buf, 1 << 20)) > 0) {
         if (total < 4)
             memcpy(magic + total, buf, (size_t)(n < 4 - total ? n : 4 - total));
-        crypto_hash_sha256_update(&h, buf, (unsigned long long)n);
+        if (EVP_DigestUpdate(h, buf, (size_t)n) != 1) {
+            rc = lend_fail(err, LEND_INTERNAL, "storage_error", "could not hash \"%s\"", src);
+            goto out;
+        }
         for (ssize_t off = 0; off < n;) {
             ssize_t w = write(out, buf + off, (size_t)(n - off));
             if (w < 0) {
@@ -107,13 +112,16 @@ out:
     close(in);
     if (close(out) != 0 && rc == LEND_OK)
         rc = lend_fail(err, LEND_INTERNAL, "storage_error", "could not write \"%s\"", tmp_out);
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int dlen = 0;
+    if (rc == LEND_OK && (EVP_DigestFinal_ex(h, d, &dlen) != 1 || dlen != 32))
+        rc = lend_fail(err, LEND_INTERNAL, "storage_error", "could not hash \"%s\"", src);
+    EVP_MD_CTX_free(h);
     if (rc != LEND_OK) {
         unlink(tmp_out);
         return rc;
     }
-    unsigned char d[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256_final(&h, d);
-    sodium_bin2hex(sha_hex, 65, d, sizeof d);
+    sodium_bin2hex(sha_hex, 65, d, 32);
     *size = total;
     return LEND_OK;
 }

@@ -147,12 +147,41 @@ static int close_out(struct pkg *p)
         return failf(p, HLS_PACKAGING_FAILED, "could not write the presentation: %s",
                      p->werr ? strerror(p->werr) : av_err2str(p->pb->error));
     }
+    /* Writeback starts now, so that the final sync_dir() finds little left to wait for. */
+    if (p->fd >= 0)
+        sync_file_range(p->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     if (p->fd >= 0 && close(p->fd) != 0) {
         p->fd = -1;
         return failf(p, HLS_PACKAGING_FAILED, "could not write the presentation: %s", strerror(errno));
     }
     p->fd = -1;
     return 0;
+}
+
+/*
+ * The presentation is on disk before the title that uses it is committed: every file
+ * and the directory itself, as the original file is.
+ */
+static int sync_dir(struct pkg *p)
+{
+    DIR *d = opendir(p->dir);
+    if (!d)
+        return failf(p, HLS_PACKAGING_FAILED, "could not open the presentation: %s", strerror(errno));
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fdatasync(fd) != 0)
+            rc = failf(p, HLS_PACKAGING_FAILED, "could not write the presentation: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    if (rc == 0 && fsync(dirfd(d)) != 0)
+        rc = failf(p, HLS_PACKAGING_FAILED, "could not write the presentation: %s", strerror(errno));
+    closedir(d);
+    return rc;
 }
 
 static int write_text(struct pkg *p, const char *name, const char *text, size_t len)
@@ -639,7 +668,8 @@ static int write_playlists(struct pkg *p, struct hls_result *res)
     int rc = -1;
     if (m.oom || x.oom)
         failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
-    else if (write_text(p, "index.m3u8", m.s, m.len) == 0 && write_text(p, "master.m3u8", x.s, x.len) == 0)
+    else if (write_text(p, "index.m3u8", m.s, m.len) == 0 && write_text(p, "master.m3u8", x.s, x.len) == 0 &&
+             (!p->dir || sync_dir(p) == 0))
         rc = 0;
     free(m.s);
     free(x.s);
