@@ -9,6 +9,7 @@ failed=""
 for b in \
     search \
     lending \
+    hls \
 ; do
     echo "==== bench/$b.sh"
     ./bench/"$b".sh || failed="$failed $b"

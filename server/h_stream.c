@@ -11,6 +11,13 @@
  * media segments: many per minute of playback) use a 30-second cache of verified tokens
  * whose loans were active, so a returned loan's stream stops within 30 s.
  *
+ * A token lives 15 minutes, but a player loads a VOD media playlist once and then asks
+ * for its segments for as long as the film lasts, with that token in every URI. So a
+ * stream, once started, goes on after its token's expiry: past exp, a token whose
+ * signature verifies (at its own exp) still opens the media playlist and the segments,
+ * not the master playlist, for STREAM_GRACE more seconds, while its loan is active. A new
+ * stream always needs a fresh token.
+ *
  * Segments are sent from their file by the kernel (MHD_create_response_from_fd), with
  * Range support, and marked public and immutable: their bytes never change, so a CDN may
  * keep them (the token only gates who learns their URL). Playlists are private, no-store.
@@ -34,6 +41,7 @@
 #include "pretnum/paseto.h"
 
 #define CACHE_SLOTS 4096
+#define STREAM_GRACE (6 * 3600) /* longer than a film; the loan still has to be active */
 #define CACHE_SECONDS 30
 #define MAX_PLAYLIST (64u << 20)
 
@@ -211,6 +219,31 @@ static void serve_segment(struct srv_req *r, int fd, const struct stat *st, cons
     }
 }
 
+/*
+ * The exp claim of a v4.public token, read without verifying it (the caller verifies at
+ * that time): the payload is base64url(message || 64-byte signature). 0 when unreadable.
+ */
+static time_t unverified_exp(const char *token)
+{
+    if (strncmp(token, "v4.public.", 10) != 0)
+        return 0;
+    const char *p = token + 10, *dot = strchr(p, '.');
+    size_t len = dot ? (size_t)(dot - p) : strlen(p);
+    if (len > 8192)
+        return 0;
+    unsigned char bin[6200];
+    size_t n = 0;
+    if (sodium_base642bin(bin, sizeof bin, p, len, NULL, &n, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        n <= 64)
+        return 0;
+    json_t *j = json_loadb((const char *)bin, n - 64, JSON_REJECT_DUPLICATES, NULL);
+    time_t exp = 0;
+    if (!json_is_string(json_object_get(j, "exp")) || paseto_time_parse(json_string_value(json_object_get(j, "exp")), &exp) != 0)
+        exp = 0;
+    json_decref(j);
+    return exp;
+}
+
 /* Checks the token and its loan; fills g. False when a refusal has been sent. */
 static bool authorise(struct srv_req *r, const char *token, bool start, struct grant *g)
 {
@@ -222,6 +255,14 @@ static bool authorise(struct srv_req *r, const char *token, bool start, struct g
     const char *code = "invalid_token";
     pthread_rwlock_rdlock(&r->srv->keys_lock);
     int rc = lend_token_verify(r->srv->keys, token, now, &claims, &code);
+    time_t exp = 0;
+    bool grace = false;
+    if (rc != 0 && !start && !strcmp(code, "expired") && (exp = unverified_exp(token)) > 0 && exp < now &&
+        now - exp <= STREAM_GRACE) {
+        /* A stream going on past its token's expiry: the token as it was at its end. */
+        rc = lend_token_verify(r->srv->keys, token, exp - 1, &claims, &code);
+        grace = rc == 0;
+    }
     pthread_rwlock_unlock(&r->srv->keys_lock);
     if (rc != 0) {
         srv_reply_error(r, 401, !strcmp(code, "expired") ? "token_expired" : "invalid_token",
@@ -258,10 +299,12 @@ static bool authorise(struct srv_req *r, const char *token, bool start, struct g
     snprintf(g->sha256, sizeof g->sha256, "%s", c.sha256);
     snprintf(g->kind, sizeof g->kind, "%s", c.kind);
     g->srv = r->srv;
-    json_t *exp = json_object_get(claims, "exp");
+    json_t *jexp = json_object_get(claims, "exp");
     time_t texp = now + CACHE_SECONDS;
-    if (json_is_string(exp) && paseto_time_parse(json_string_value(exp), &texp) != 0)
+    if (json_is_string(jexp) && paseto_time_parse(json_string_value(jexp), &texp) != 0)
         texp = now;
+    if (grace)
+        texp += STREAM_GRACE;
     g->until = texp < now + CACHE_SECONDS ? texp : now + CACHE_SECONDS;
     cache_put(g);
     return true;

@@ -429,13 +429,56 @@ static void test_returned_loan_stops(void **state)
     free(link);
 }
 
+static void test_stream_outlives_its_token(void **state)
+{
+    (void)state;
+    /* A film longer than a token's 15 minutes: the player keeps the URIs it was given. */
+    char loan[64], path[256], sql[512];
+    struct t_resp r;
+    char *film = borrow(fx.film, loan);
+    free(film);
+    /* A token that ends in 2 s: the loan's due date is moved close for the issue... */
+    snprintf(sql, sizeof sql, "UPDATE loan SET due = now() + interval '2 seconds' WHERE id = '%s'", loan);
+    t_sql(fx.ci, sql);
+    snprintf(path, sizeof path, "/api/v1/loans/%s/token", loan);
+    sleep(1); /* another second than the borrow's token, so another token */
+    assert_int_equal(call(&r, fx.tok, "POST", path, NULL), 200);
+    char *tok = strdup(json_string_value(json_object_get(r.json, "token")));
+    t_resp_free(&r);
+    char master[2048], index[2048], seg[2048];
+    snprintf(master, sizeof master, "/stream/%s/master.m3u8", tok);
+    snprintf(index, sizeof index, "/stream/%s/index.m3u8", tok);
+    snprintf(seg, sizeof seg, "/stream/%s/seg-00002.m4s", tok);
+    assert_int_equal(t_http(&r, fx.port, "GET", master, NULL, NULL), 200);
+    t_resp_free(&r);
+    sleep(3);
+    /* ...and back: the loan goes on, the token has expired. */
+    snprintf(sql, sizeof sql, "UPDATE loan SET due = now() + interval '1 day' WHERE id = '%s'", loan);
+    t_sql(fx.ci, sql);
+    assert_int_equal(t_http(&r, fx.port, "GET", master, NULL, NULL), 401); /* no new stream */
+    assert_string_equal(t_err_code(&r), "token_expired");
+    t_resp_free(&r);
+    assert_int_equal(t_http(&r, fx.port, "GET", index, NULL, NULL), 200); /* the stream goes on */
+    t_resp_free(&r);
+    assert_int_equal(t_http(&r, fx.port, "GET", seg, NULL, NULL), 200);
+    t_resp_free(&r);
+    /* A forged expired token does not. */
+    char *forged = strdup(seg);
+    char *at = strstr(forged, "/seg-") - 5;
+    *at = *at == 'A' ? 'B' : 'A';
+    assert_int_equal(t_http(&r, fx.port, "GET", forged, NULL, NULL), 401);
+    t_resp_free(&r);
+    free(forged);
+    free(tok);
+}
+
 int main(void)
 {
     t_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_borrow_and_play),       cmocka_unit_test(test_ranges_and_validators),
         cmocka_unit_test(test_ffmpeg_plays_over_http), cmocka_unit_test(test_tokens_refused),
-        cmocka_unit_test(test_returned_loan_stops),
+        cmocka_unit_test(test_returned_loan_stops),  cmocka_unit_test(test_stream_outlives_its_token),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
