@@ -134,7 +134,8 @@ int main(int argc, char **argv)
         }
         double t1 = now_ms();
         const char *s = strstr(b.p, "\"stream\":\""), *id = strstr(b.p, "\"id\":\"");
-        if (!s || !id || sscanf(s + 10, "%2047[^\"]", stream) != 1 || sscanf(id + 6, "%63[^\"]", loan) != 1) {
+        if (!s || !id || sscanf(s + 10, "%2047[^\"]", stream) != 1 ||
+            sscanf(id + 6, "%63[^\"]", loan) != 1) {
             fprintf(stderr, "no links.stream: %s\n", b.p);
             return 1;
         }
@@ -147,7 +148,8 @@ int main(int argc, char **argv)
         if (req(url, NULL, &b) != 200)
             return fprintf(stderr, "media playlist\n"), 1;
         char *pl = strdup(b.p), seg[1024];
-        if (first_uri(pl, "#EXT-X-MAP:URI=\"", uri, sizeof uri) != 0 || first_uri(pl, NULL, seg, sizeof seg) != 0)
+        if (first_uri(pl, "#EXT-X-MAP:URI=\"", uri, sizeof uri) != 0 ||
+            first_uri(pl, NULL, seg, sizeof seg) != 0)
             return fprintf(stderr, "media playlist: %s\n", pl), 1;
         free(pl);
         snprintf(url, sizeof url, "%.8000s%.1023s", dir, uri);

@@ -414,8 +414,8 @@ static enum lend_status package_media(const char *data_dir, const char *tmp, con
         return rc;
     }
     struct media_error he = {0};
-    struct hls_result hr;
-    if (hls_package_file(tmp, hls_tmp, NULL, &hr, &he) != 0) {
+    struct media_hls_result hr;
+    if (media_hls_package(tmp, hls_tmp, NULL, &hr, &he) != 0) {
         rename_in_message(he.message, sizeof he.message, tmp, path);
         return lend_fail(err, LEND_UNACCEPTABLE, he.code ? he.code : "packaging_failed",
                          "not a file that can be streamed: %s", he.message);
@@ -437,7 +437,7 @@ static enum lend_status place_presentation(const char *data_dir, const char *sha
     snprintf(hls_path, PATH_MAX, "%s/hls/%s", data_dir, sha);
     /* A presentation already there is a leftover of an import that did not finish: the
      * same bytes give the same presentation. */
-    if (mkdir_p(dir) != 0 || hls_remove_dir(hls_path) != 0 || rename(hls_tmp, hls_path) != 0)
+    if (mkdir_p(dir) != 0 || media_hls_remove_dir(hls_path) != 0 || rename(hls_tmp, hls_path) != 0)
         return lend_fail(err, LEND_INTERNAL, "storage_error", "could not store \"%s\": %s", hls_path, strerror(errno));
     hls_tmp[0] = 0;
     return LEND_OK;
@@ -644,10 +644,10 @@ out:
         if (cover_placed)
             unlink(cover_path);
         if (hls_placed)
-            hls_remove_dir(hls_path);
+            media_hls_remove_dir(hls_path);
     }
     if (hls_tmp[0])
-        hls_remove_dir(hls_tmp);
+        media_hls_remove_dir(hls_tmp);
     if (e)
         epub_close(e);
     if (have_media)

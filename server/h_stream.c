@@ -62,7 +62,8 @@ static void token_key(const char *token, unsigned char key[16])
     crypto_generichash(key, 16, (const unsigned char *)token, strlen(token), NULL, 0);
 }
 
-static bool cache_get(const struct srv *s, const unsigned char key[16], time_t now, struct grant *out)
+static bool cache_get(const struct srv *s, const unsigned char key[16], time_t now,
+                      struct grant *out)
 {
     struct grant *g = &cache[(key[0] | key[1] << 8) % CACHE_SLOTS];
     pthread_mutex_lock(&cache_mu);
@@ -87,8 +88,8 @@ static void put_json(void *p)
 }
 
 /* Like srv_reply_buffer, for a response built here. */
-static void reply_response(struct srv_req *r, unsigned status, struct MHD_Response *resp, const char *ctype,
-                           const char *cache_control)
+static void reply_response(struct srv_req *r, unsigned status, struct MHD_Response *resp,
+                           const char *ctype, const char *cache_control)
 {
     if (r->resp) {
         MHD_destroy_response(resp);
@@ -106,7 +107,8 @@ static void reply_response(struct srv_req *r, unsigned status, struct MHD_Respon
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
 }
 
-/* "bytes=a-b", "bytes=a-", "bytes=-n" of a size-byte file: 1 (from, to set), 0 none, -1 unusable. */
+/* "bytes=a-b", "bytes=a-", "bytes=-n" of a size-byte file: 1 (from, to set), 0 none, -1 unusable.
+ */
 static int parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to)
 {
     if (!h)
@@ -179,7 +181,8 @@ static void serve_playlist(struct srv_req *r, int fd, off_t size)
     reply_response(r, 200, resp, "application/vnd.apple.mpegurl", "private, no-store");
 }
 
-static void serve_segment(struct srv_req *r, int fd, const struct stat *st, const struct grant *g, const char *name)
+static void serve_segment(struct srv_req *r, int fd, const struct stat *st, const struct grant *g,
+                          const char *name)
 {
     uint64_t size = (uint64_t)st->st_size, from = 0, to = size ? size - 1 : 0;
     char etag[64];
@@ -196,12 +199,14 @@ static void serve_segment(struct srv_req *r, int fd, const struct stat *st, cons
         close(fd);
         char cr[64];
         snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)size);
-        srv_reply_error(r, 416, "range_not_satisfiable", "The range asked for is not in this file.");
+        srv_reply_error(r, 416, "range_not_satisfiable",
+                        "The range asked for is not in this file.");
         srv_add_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
         return;
     }
     uint64_t n = range ? to - from + 1 : size;
-    struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(n, fd, from); /* closes fd */
+    struct MHD_Response *resp =
+        MHD_create_response_from_fd_at_offset64(n, fd, from); /* closes fd */
     if (!resp) {
         close(fd);
         srv_reply_error(r, 503, "busy", "Try again shortly.");
@@ -213,8 +218,8 @@ static void serve_segment(struct srv_req *r, int fd, const struct stat *st, cons
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
     if (range) {
         char cr[96];
-        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)from, (unsigned long long)to,
-                 (unsigned long long)size);
+        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)from,
+                 (unsigned long long)to, (unsigned long long)size);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
     }
 }
@@ -233,12 +238,14 @@ static time_t unverified_exp(const char *token)
         return 0;
     unsigned char bin[6200];
     size_t n = 0;
-    if (sodium_base642bin(bin, sizeof bin, p, len, NULL, &n, NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+    if (sodium_base642bin(bin, sizeof bin, p, len, NULL, &n, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
         n <= 64)
         return 0;
     json_t *j = json_loadb((const char *)bin, n - 64, JSON_REJECT_DUPLICATES, NULL);
     time_t exp = 0;
-    if (!json_is_string(json_object_get(j, "exp")) || paseto_time_parse(json_string_value(json_object_get(j, "exp")), &exp) != 0)
+    if (!json_is_string(json_object_get(j, "exp")) ||
+        paseto_time_parse(json_string_value(json_object_get(j, "exp")), &exp) != 0)
         exp = 0;
     json_decref(j);
     return exp;
@@ -257,16 +264,17 @@ static bool authorise(struct srv_req *r, const char *token, bool start, struct g
     int rc = lend_token_verify(r->srv->keys, token, now, &claims, &code);
     time_t exp = 0;
     bool grace = false;
-    if (rc != 0 && !start && !strcmp(code, "expired") && (exp = unverified_exp(token)) > 0 && exp < now &&
-        now - exp <= STREAM_GRACE) {
+    if (rc != 0 && !start && !strcmp(code, "expired") && (exp = unverified_exp(token)) > 0 &&
+        exp < now && now - exp <= STREAM_GRACE) {
         /* A stream going on past its token's expiry: the token as it was at its end. */
         rc = lend_token_verify(r->srv->keys, token, exp - 1, &claims, &code);
         grace = rc == 0;
     }
     pthread_rwlock_unlock(&r->srv->keys_lock);
     if (rc != 0) {
-        srv_reply_error(r, 401, !strcmp(code, "expired") ? "token_expired" : "invalid_token",
-                        "This link has expired or is not valid; open the title again from your loans.");
+        srv_reply_error(
+            r, 401, !strcmp(code, "expired") ? "token_expired" : "invalid_token",
+            "This link has expired or is not valid; open the title again from your loans.");
         return false;
     }
     arena_defer(r->arena, put_json, claims);
@@ -276,17 +284,20 @@ static bool authorise(struct srv_req *r, const char *token, bool start, struct g
     const char *loan = json_string_value(json_object_get(claims, "loan"));
     struct lend_content c;
     struct lend_err err = {0};
-    enum lend_status st = lend_content_loan(db, loan, json_string_value(json_object_get(claims, "title")), &c, &err);
+    enum lend_status st =
+        lend_content_loan(db, loan, json_string_value(json_object_get(claims, "title")), &c, &err);
     if (st != LEND_OK) {
         srv_reply_lend(r, st == LEND_NOT_FOUND ? LEND_UNAUTHORIZED : st, &err);
         return false;
     }
     if (!c.active) {
-        srv_reply_error(r, 403, "loan_ended", "This loan has ended; borrow the title again to play it.");
+        srv_reply_error(r, 403, "loan_ended",
+                        "This loan has ended; borrow the title again to play it.");
         return false;
     }
     if (strcmp(c.kind, "audio") != 0 && strcmp(c.kind, "video") != 0) {
-        srv_reply_error(r, 404, "not_found", "This title is not streamed; open it from your loans.");
+        srv_reply_error(r, 404, "not_found",
+                        "This title is not streamed; open it from your loans.");
         return false;
     }
     if (start) {
@@ -313,7 +324,7 @@ static bool authorise(struct srv_req *r, const char *token, bool start, struct g
 void h_stream(struct srv_req *r)
 {
     const char *token = srv_param(r, "token"), *name = srv_param(r, "path");
-    if (!hls_valid_name(name)) {
+    if (!media_hls_valid_name(name)) {
         srv_reply_error(r, 404, "not_found", "This stream has no such file.");
         return;
     }
