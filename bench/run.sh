@@ -9,6 +9,7 @@ failed=""
 for b in \
     search \
     lending \
+    content \
     hls \
 ; do
     echo "==== bench/$b.sh"

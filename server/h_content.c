@@ -4,10 +4,18 @@
  * EPUB with libzip. The token is in the path, so the book's own relative links keep
  * working and a reader needs no header or cookie. Every request checks the token's
  * signature and the loan in the database, so a returned loan stops at once.
+ *
+ * /download/TOKEN is the book as a file for reading apps, watermarked for the loan
+ * (lending/watermark.c): written to an unlinked temporary file and sent from its
+ * descriptor, so a large book never sits in memory. The same loan always gets the same
+ * bytes, so a strong ETag and Range requests hold across requests.
  */
 #include "internal.h"
 
 #include <ctype.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,19 +25,10 @@
 #include "pretnum/keys.h"
 #include "pretnum/loans.h"
 #include "pretnum/publication.h"
+#include "pretnum/watermark.h"
 
 /* Largest resource served from memory; bigger ones wait for streaming from the zip. */
 #define MAX_RESOURCE (256u << 20)
-
-static void close_epub(void *p)
-{
-    epub_close(p);
-}
-
-static void free_buf(void *p)
-{
-    free(p);
-}
 
 static void put_json(void *p)
 {
@@ -77,8 +76,34 @@ static bool is_document(const char *type)
     return !strcmp(type, "application/xhtml+xml") || !strcmp(type, "text/html") || !strcmp(type, "image/svg+xml");
 }
 
-static void serve_resource(struct srv_req *r, struct epub *e, const struct epub_item *it, const char *sha)
+static void release_bytes(void *p)
 {
+    srv_bytes_put(p);
+}
+
+/* The book's bytes from the file itself, when the entry is stored: no copy (sendfile). */
+static bool serve_span(struct srv_req *r, struct srv_book *b, const char *name, size_t *len_out,
+                       size_t *from, size_t *to, int *range)
+{
+    uint64_t off, size;
+    if (!srv_book_span(b, name, &off, &size))
+        return false;
+    *len_out = (size_t)size;
+    *from = 0;
+    *to = size ? (size_t)size - 1 : 0;
+    *range = parse_range(srv_header(r, MHD_HTTP_HEADER_RANGE), (size_t)size, from, to);
+    if (*range < 0)
+        return true;
+    int fd = open(srv_book_path(b), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    srv_reply_fd(r, *range ? 206 : 200, NULL, fd, off + *from, *range ? *to - *from + 1 : size);
+    return true;
+}
+
+static void serve_resource(struct srv_req *r, struct srv_book *b, size_t item, const char *sha)
+{
+    const struct epub_item *it = &srv_book_meta(b)->manifest[item];
     /* Strong ETag: the stored file's hash and the entry, which never change together. */
     unsigned char h[8];
     crypto_generichash(h, sizeof h, (const unsigned char *)it->href, strlen(it->href), NULL, 0);
@@ -91,16 +116,25 @@ static void serve_resource(struct srv_req *r, struct epub *e, const struct epub_
         srv_add_header(r, MHD_HTTP_HEADER_ETAG, etag);
         return;
     }
-    unsigned char *buf;
-    size_t len;
-    struct epub_error ee;
-    if (epub_read_entry(e, it->href, MAX_RESOURCE, &buf, &len, &ee) != 0) {
-        srv_reply_error(r, 404, "not_found", "This resource cannot be read from the book.");
-        return;
+    size_t len = 0, from = 0, to = 0;
+    int range = 0;
+    if (!serve_span(r, b, it->href, &len, &from, &to, &range)) {
+        struct epub_error ee;
+        struct srv_bytes *x = srv_book_bytes(b, item, MAX_RESOURCE, &ee);
+        if (!x) {
+            srv_reply_error(r, 404, "not_found", "This resource cannot be read from the book.");
+            return;
+        }
+        len = x->len;
+        from = 0;
+        to = len ? len - 1 : 0;
+        range = parse_range(srv_header(r, MHD_HTTP_HEADER_RANGE), len, &from, &to);
+        if (range >= 0)
+            srv_reply_shared(r, range ? 206 : 200, NULL, x->data + from, range ? to - from + 1 : len, release_bytes,
+                             x);
+        else
+            srv_bytes_put(x);
     }
-    arena_defer(r->arena, free_buf, buf);
-    size_t from = 0, to = len ? len - 1 : 0;
-    int range = parse_range(srv_header(r, MHD_HTTP_HEADER_RANGE), len, &from, &to);
     if (range < 0) {
         char cr[64];
         snprintf(cr, sizeof cr, "bytes */%zu", len);
@@ -108,14 +142,7 @@ static void serve_resource(struct srv_req *r, struct epub *e, const struct epub_
         srv_add_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
         return;
     }
-    size_t n = range ? to - from + 1 : len;
-    char *copy = malloc(n ? n : 1);
-    if (!copy) {
-        srv_reply_error(r, 503, "busy", "Try again shortly.");
-        return;
-    }
-    memcpy(copy, buf + from, n);
-    srv_reply_buffer(r, range ? 206 : 200, it->media_type, copy, n);
+    srv_add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, it->media_type);
     srv_add_header(r, MHD_HTTP_HEADER_ETAG, etag);
     srv_add_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
     /* Private: the URL holds a patron's token. */
@@ -135,52 +162,66 @@ static void serve_resource(struct srv_req *r, struct epub *e, const struct epub_
                        "connect-src 'none'; form-action 'none'; frame-ancestors 'self'");
 }
 
-void h_content(struct srv_req *r)
+/* Verifies the token of the path; replies 401 and returns NULL when it does not hold. */
+static json_t *token_claims(struct srv_req *r)
 {
-    const char *token = srv_param(r, "token"), *path = srv_param(r, "path");
     json_t *claims = NULL;
     const char *code = "invalid_token";
     pthread_rwlock_rdlock(&r->srv->keys_lock);
-    int rc = lend_token_verify(r->srv->keys, token, time(NULL), &claims, &code);
+    int rc = lend_token_verify(r->srv->keys, srv_param(r, "token"), time(NULL), &claims, &code);
     pthread_rwlock_unlock(&r->srv->keys_lock);
     if (rc != 0) {
         srv_reply_error(r, 401, !strcmp(code, "expired") ? "token_expired" : "invalid_token",
                         "This link has expired or is not valid; open the title again from your loans.");
-        return;
+        return NULL;
     }
     arena_defer(r->arena, put_json, claims);
-    struct db *db = srv_db(r);
-    if (!db)
+    return claims;
+}
+
+static const char *claim(const json_t *claims, const char *name)
+{
+    return json_string_value(json_object_get(claims, name));
+}
+
+struct book_ref {
+    struct srv_books *t;
+    struct srv_book *b;
+};
+
+static void release_book(void *p)
+{
+    struct book_ref *ref = p;
+    srv_book_put(ref->t, ref->b);
+}
+
+void h_content(struct srv_req *r)
+{
+    const char *token = srv_param(r, "token"), *path = srv_param(r, "path");
+    struct srv_access a;
+    if (srv_loan_access(r, token, &a) != 0)
         return;
-    struct lend_content c;
-    struct lend_err err = {0};
-    enum lend_status st = lend_content_loan(db, json_string_value(json_object_get(claims, "loan")),
-                                            json_string_value(json_object_get(claims, "title")), &c, &err);
-    if (st != LEND_OK) {
-        srv_reply_lend(r, st == LEND_NOT_FOUND ? LEND_UNAUTHORIZED : st, &err);
+    if (strcmp(a.kind, "ebook") != 0) {
+        srv_reply_error(r, 404, "not_found", "Music and films are streamed from their stream link.");
         return;
     }
-    if (!c.active) {
-        srv_reply_error(r, 403, "loan_ended", "This loan has ended; borrow the title again to read it.");
-        return;
-    }
-    if (strcmp(c.kind, "ebook") != 0) {
-        srv_reply_error(r, 404, "not_found", "Streaming is not served here yet.");
-        return;
-    }
-    char file[4400];
-    snprintf(file, sizeof file, "%s/%s", r->srv->cfg.data_dir, c.file_path);
-    struct epub *e;
     struct epub_error ee;
-    /* The file was checked in full at ingest; opening reads its metadata only. */
-    struct epub_limits lim = {.flags = EPUB_SKIP_SCAN};
-    if (epub_open_file(file, &lim, &e, &ee) != 0) {
+    struct srv_book *b = srv_book_get(r->srv->books, r->srv->cfg.data_dir, a.file_path, a.sha256, &ee);
+    if (!b) {
         fprintf(stderr, "level=error rid=%s msg=\"stored book unreadable\" detail=\"%s\"\n", r->rid, ee.message);
         srv_reply_error(r, 500, "internal_error", "This book cannot be opened right now.");
         return;
     }
-    arena_defer(r->arena, close_epub, e);
-    const struct epub_meta *m = epub_meta(e);
+    struct book_ref *ref = arena_alloc(r->arena, sizeof *ref);
+    if (!ref) {
+        srv_book_put(r->srv->books, b);
+        srv_reply_error(r, 503, "busy", "Try again shortly.");
+        return;
+    }
+    ref->t = r->srv->books;
+    ref->b = b;
+    arena_defer(r->arena, release_book, ref);
+    const struct epub_meta *m = srv_book_meta(b);
     if (!strcmp(path, "manifest.json")) {
         char *base = arena_printf(r->arena, "/content/%s/", token);
         char *self = arena_printf(r->arena, "/content/%s/manifest.json", token);
@@ -198,9 +239,103 @@ void h_content(struct srv_req *r)
     /* Only what the package lists is served: never META-INF, never a path outside it. */
     for (size_t i = 0; i < m->n_manifest; i++) {
         if (!m->manifest[i].remote && !strcmp(m->manifest[i].href, path)) {
-            serve_resource(r, e, &m->manifest[i], c.sha256);
+            serve_resource(r, b, i, a.sha256);
             return;
         }
     }
     srv_reply_error(r, 404, "not_found", "This book has no such resource.");
+}
+
+/* Content-Disposition with the book's title: an ASCII fallback and the UTF-8 original. */
+static char *disposition(struct srv_req *r, const char *title)
+{
+    char ascii[81];
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)title; *p && n < sizeof ascii - 1; p++)
+        if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == ' ')
+            ascii[n++] = (char)*p;
+    while (n && ascii[n - 1] == ' ')
+        n--;
+    ascii[n] = 0;
+    if (!n)
+        snprintf(ascii, sizeof ascii, "book");
+    char *enc = lend_path_encode(title);
+    char *v = arena_printf(r->arena, "attachment; filename=\"%s.epub\"; filename*=UTF-8''%s.epub", ascii,
+                           enc && *enc && strlen(enc) < 600 ? enc : ascii);
+    free(enc);
+    return v;
+}
+
+void h_download(struct srv_req *r)
+{
+    json_t *claims = token_claims(r);
+    if (!claims)
+        return;
+    struct db *db = srv_db(r);
+    if (!db)
+        return;
+    struct lend_download d;
+    struct lend_err err = {0};
+    enum lend_status st = lend_download_loan(db, claim(claims, "loan"), claim(claims, "title"), &d, &err);
+    if (st != LEND_OK) {
+        srv_reply_lend(r, st == LEND_NOT_FOUND ? LEND_UNAUTHORIZED : st, &err);
+        return;
+    }
+    if (!d.c.active) {
+        srv_reply_error(r, 403, "loan_ended", "This loan has ended; borrow the title again to download it.");
+        return;
+    }
+    if (strcmp(d.c.kind, "ebook") != 0) {
+        srv_reply_error(r, 404, "not_found", "Only e-books are downloaded; music and films are streamed.");
+        return;
+    }
+    const char *loan = claim(claims, "loan");
+    char etag[96];
+    snprintf(etag, sizeof etag, "\"%.16s-%.8s-w%d\"", d.c.sha256, loan, LEND_WATERMARK_VERSION);
+    const char *inm = srv_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (inm && !strcmp(inm, etag)) {
+        srv_reply_empty(r, 304);
+        srv_add_header(r, MHD_HTTP_HEADER_ETAG, etag);
+        return;
+    }
+    /* A range is served only while the copy is the one the client started on. */
+    const char *range_h = srv_header(r, MHD_HTTP_HEADER_RANGE), *if_range = srv_header(r, "If-Range");
+    if (if_range && strcmp(if_range, etag) != 0)
+        range_h = NULL;
+
+    char src[4400];
+    snprintf(src, sizeof src, "%s/%s", r->srv->cfg.data_dir, d.c.file_path);
+    struct lend_mark mark = {.loan_id = loan, .library = d.library, .borrowed = d.borrowed, .due = d.due,
+                             .started = (time_t)d.started};
+    struct epub_error ee = {0};
+    int fd = lend_watermark_open(r->srv->cfg.data_dir, src, &mark, &ee);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        fprintf(stderr, "level=error rid=%s msg=\"download failed\" detail=\"%s\"\n", r->rid,
+                fd < 0 ? ee.message : "fstat");
+        if (fd >= 0)
+            close(fd);
+        srv_reply_error(r, 500, "internal_error", "This book cannot be downloaded right now.");
+        return;
+    }
+    size_t len = (size_t)sb.st_size, from = 0, to = len ? len - 1 : 0;
+    int range = parse_range(range_h, len, &from, &to);
+    if (range < 0) {
+        close(fd);
+        char cr[64];
+        snprintf(cr, sizeof cr, "bytes */%zu", len);
+        srv_reply_error(r, 416, "range_not_satisfiable", "The range asked for is not in this file.");
+        srv_add_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+        return;
+    }
+    srv_reply_fd(r, range ? 206 : 200, "application/epub+zip", fd, from, range ? to - from + 1 : len);
+    srv_add_header(r, MHD_HTTP_HEADER_ETAG, etag);
+    srv_add_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    srv_add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "private, no-store");
+    srv_add_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disposition(r, d.title));
+    if (range) {
+        char cr[96];
+        snprintf(cr, sizeof cr, "bytes %zu-%zu/%zu", from, to, len);
+        srv_add_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+    }
 }

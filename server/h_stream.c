@@ -9,7 +9,9 @@
  * is where a stream starts: its request always checks the loan in the database and
  * records a 'stream_start' usage event. The other requests (media playlist, init and
  * media segments: many per minute of playback) use a 30-second cache of verified tokens
- * whose loans were active, so a returned loan's stream stops within 30 s.
+ * whose loans were active, forgotten when a loan is returned through this server (the
+ * access generation of server/access.c), so a returned loan's stream stops at once here
+ * and within 30 s on other servers.
  *
  * A token lives 15 minutes, but a player loads a VOD media playlist once and then asks
  * for its segments for as long as the film lasts, with that token in every URI. So a
@@ -50,6 +52,7 @@ struct grant {
     const struct srv *srv; /* tokens are only good on the server that checked them */
     unsigned char key[16]; /* BLAKE2b of the token */
     time_t until;          /* cache deadline, never past the token's expiry */
+    unsigned long long gen; /* srv->access_gen then: a loan returned here forgets it */
     char sha256[65];
     char kind[8];
 };
@@ -63,11 +66,11 @@ static void token_key(const char *token, unsigned char key[16])
 }
 
 static bool cache_get(const struct srv *s, const unsigned char key[16], time_t now,
-                      struct grant *out)
+                      unsigned long long gen, struct grant *out)
 {
     struct grant *g = &cache[(key[0] | key[1] << 8) % CACHE_SLOTS];
     pthread_mutex_lock(&cache_mu);
-    bool hit = g->srv == s && g->until > now && !memcmp(g->key, key, 16);
+    bool hit = g->srv == s && g->until > now && g->gen == gen && !memcmp(g->key, key, 16);
     if (hit)
         *out = *g;
     pthread_mutex_unlock(&cache_mu);
@@ -255,8 +258,9 @@ static time_t unverified_exp(const char *token)
 static bool authorise(struct srv_req *r, const char *token, bool start, struct grant *g)
 {
     time_t now = time(NULL);
+    unsigned long long gen = atomic_load(&r->srv->access_gen);
     token_key(token, g->key);
-    if (!start && cache_get(r->srv, g->key, now, g))
+    if (!start && cache_get(r->srv, g->key, now, gen, g))
         return true;
     json_t *claims = NULL;
     const char *code = "invalid_token";
@@ -310,6 +314,7 @@ static bool authorise(struct srv_req *r, const char *token, bool start, struct g
     snprintf(g->sha256, sizeof g->sha256, "%s", c.sha256);
     snprintf(g->kind, sizeof g->kind, "%s", c.kind);
     g->srv = r->srv;
+    g->gen = gen;
     json_t *jexp = json_object_get(claims, "exp");
     time_t texp = now + CACHE_SECONDS;
     if (json_is_string(jexp) && paseto_time_parse(json_string_value(jexp), &texp) != 0)

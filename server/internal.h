@@ -29,6 +29,8 @@ struct srv_metrics {
 };
 
 struct lend_keyring;
+struct srv_access_cache;
+struct srv_books;
 
 struct srv {
     struct MHD_Daemon *d;
@@ -40,7 +42,27 @@ struct srv {
     pthread_cond_t cv;
     struct srv_config cfg;
     struct db_pool *pool;
+    struct srv_access_cache *access; /* access.c */
+    atomic_ullong access_gen;
+    struct srv_books *books; /* books.c */
     atomic_int inflight;
+    /* Requests whose body has arrived wait here, first come first served, for one of
+     * the handler threads; their connection is suspended meanwhile (server.c). */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    struct srv_req *qhead, *qtail;
+    bool qstop;
+    pthread_t *workers;
+    int nworkers;
+    /* Sessions looked up lately (server.c): direct-mapped by their hash, trusted only
+     * while the listener hears the database's notices (sessions_live). */
+    struct session_slot *sessions;
+    pthread_mutex_t smu;
+    unsigned long sessions_gen; /* bumped whenever anything is forgotten */
+    bool sessions_live;
+    pthread_t listener;
+    bool listening;
+    atomic_bool listener_stop;
     struct srv_metrics m;
 };
 
@@ -76,6 +98,8 @@ struct srv_req {
 
     unsigned status;
     struct MHD_Response *resp;
+    struct srv_req *next; /* in the handlers' queue */
+    bool handled;         /* by a handler thread: its answer is ready to queue */
 };
 
 /** A path parameter by name ("id"), or NULL. */
@@ -92,6 +116,9 @@ const char *srv_header(struct srv_req *r, const char *name);
  * NULL when the database is down: the 503 has then been sent.
  */
 struct db *srv_db(struct srv_req *r);
+
+/** Forgets the caller's session in this server's cache (after signing out). */
+void srv_session_forget(struct srv_req *r);
 
 /** Parses the body as a JSON object; on failure replies 400/415 and returns NULL. */
 json_t *srv_body_json(struct srv_req *r);
@@ -160,7 +187,55 @@ void h_admin_licence_update(struct srv_req *r);
 void h_admin_report_usage(struct srv_req *r);
 void h_loan_token(struct srv_req *r);
 void h_keys(struct srv_req *r);
+/* ---- access.c: the loan behind a content token, remembered for a few seconds ---- */
+
+struct srv_access {
+    char loan[37], title[37];
+    char kind[8];
+    char file_path[256]; /* data-directory-relative */
+    char sha256[65];
+};
+
+struct srv_access_cache *srv_access_new(void);
+void srv_access_free(struct srv_access_cache *c);
+/** Forgets every remembered access: a loan ended in this process. */
+void srv_access_forget(struct srv *s);
+/**
+ * The active loan a content token opens. Returns 0 with *out filled, or -1 having replied
+ * (401 invalid_token / token_expired, 403 loan_ended, 503 when the database is down).
+ */
+int srv_loan_access(struct srv_req *r, const char *token, struct srv_access *out);
+
+/* ---- books.c: open EPUBs shared by the requests reading them ---- */
+
+struct srv_book;
+struct epub_meta;
+struct epub_error;
+struct srv_books *srv_books_new(void);
+void srv_books_free(struct srv_books *t);
+/** The open book with content hash sha (opened from data_dir/file_rel if needed), or NULL. */
+struct srv_book *srv_book_get(struct srv_books *t, const char *data_dir, const char *file_rel, const char *sha,
+                              struct epub_error *err);
+void srv_book_put(struct srv_books *t, struct srv_book *b);
+const struct epub_meta *srv_book_meta(const struct srv_book *b);
+const char *srv_book_path(const struct srv_book *b);
+/** Where a stored entry lies in the book's file (see epub_entry_span()); 0 when compressed. */
+int srv_book_span(const struct srv_book *b, const char *name, uint64_t *offset, uint64_t *size);
+/** Bytes shared between a book and the responses sending them. */
+struct srv_bytes {
+    atomic_int refs;
+    size_t len;
+    unsigned char data[];
+};
+/**
+ * Manifest item number item, inflated (at most max bytes): a reference the caller
+ * releases with srv_bytes_put(), or NULL with *err set. Small entries stay with the book.
+ */
+struct srv_bytes *srv_book_bytes(struct srv_book *b, size_t item, size_t max, struct epub_error *err);
+void srv_bytes_put(struct srv_bytes *x);
+
 void h_content(struct srv_req *r);
+void h_download(struct srv_req *r);
 void h_stream(struct srv_req *r);
 
 /**
@@ -179,6 +254,12 @@ bool srv_optional_auth(struct srv_req *r);
 const char *srv_upload_field(struct srv_req *r, const char *name);
 
 /** Replies with a file of the data directory (sendfile); 404 when it is gone. */
+/** len bytes at data, not copied: release(cls) is called when the response is done with them. */
+void srv_reply_shared(struct srv_req *r, unsigned status, const char *content_type, const void *data, size_t len,
+                      void (*release)(void *cls), void *cls);
+/** len bytes of fd from offset; the response owns fd (closed when sent, or now on failure). */
+void srv_reply_fd(struct srv_req *r, unsigned status, const char *content_type, int fd, uint64_t offset,
+                  uint64_t len);
 void srv_reply_file(struct srv_req *r, const char *rel_path, const char *content_type, const char *cache_control);
 
 #endif

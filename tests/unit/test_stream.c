@@ -442,10 +442,17 @@ static void test_returned_loan_stops(void **state)
     }
     t_resp_free(&r);
     assert_non_null(link);
+    char *seg = resolve(link, "seg-00001.m4s");
+    assert_int_equal(t_http(&r, fx.port, "GET", seg, NULL, NULL), 200); /* now remembered */
+    t_resp_free(&r);
     char path[256];
     snprintf(path, sizeof path, "/api/v1/loans/%s/return", loan);
     assert_int_equal(call(&r, fx.tok, "POST", path, NULL), 200);
     t_resp_free(&r);
+    /* Returned through this server: forgotten at once, even the token seen just now. */
+    assert_int_equal(t_http(&r, fx.port, "GET", seg, NULL, NULL), 403);
+    t_resp_free(&r);
+    free(seg);
     assert_int_equal(t_http(&r, fx.port, "GET", link, NULL, NULL), 403);
     assert_string_equal(t_err_code(&r), "loan_ended");
     t_resp_free(&r);
