@@ -159,6 +159,23 @@ void srv_reply_file(struct srv_req *r, const char *rel_path, const char *content
     set_response(r, 200, resp, content_type);
 }
 
+char *srv_path_for_log(const char *path, char *out, size_t cap)
+{
+    /* Content, stream and download URLs carry a patron's token: the log keeps the path,
+     * not the token. */
+    static const char *const with_token[] = {"/content/", "/stream/", "/download/"};
+    for (size_t i = 0; i < sizeof with_token / sizeof *with_token; i++) {
+        size_t pre = strlen(with_token[i]);
+        if (!strncmp(path, with_token[i], pre)) {
+            const char *rest = strchr(path + pre, '/');
+            snprintf(out, cap, "%.*s-%s", (int)pre, path, rest ? rest : "");
+            return out;
+        }
+    }
+    snprintf(out, cap, "%s", path);
+    return out;
+}
+
 void srv_reply_shared(struct srv_req *r, unsigned status, const char *content_type, const void *data, size_t len,
                       void (*release)(void *cls), void *cls)
 {
@@ -938,13 +955,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
         struct tm tm;
         gmtime_r(&now, &tm);
         strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        /* Content and stream URLs carry a patron's token: the log keeps the path, not the token. */
-        const char *shown = r->path;
-        int pre = !strncmp(r->path, "/content/", 9) ? 9 : !strncmp(r->path, "/stream/", 8) ? 8 : 0;
-        if (pre) {
-            const char *rest = strchr(r->path + pre, '/');
-            shown = arena_printf(r->arena, "%.*s-%s", pre, r->path, rest ? rest : "");
-        }
+        char shown[1024];
+        srv_path_for_log(r->path, shown, sizeof shown);
         fprintf(stderr, "ts=%s level=info rid=%s ip=%s method=%s path=\"%s\" route=%s status=%u ms=%.2f%s\n",
                 ts, r->rid, r->client, r->method, shown, r->route >= 0 ? srv_routes[r->route].name : "-",
                 st, dt * 1000, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");

@@ -96,4 +96,11 @@ int srv_route_match(const struct srv_route *routes, const char *method, const ch
  */
 json_t *srv_json_parse(const char *buf, size_t len, int max_depth, char *err, size_t errlen);
 
+/**
+ * The request path as the access log shows it: a loan's token in /content/TOKEN/...,
+ * /stream/TOKEN/... and /download/TOKEN becomes "-". Writes at most cap bytes to out
+ * (truncated, NUL-terminated) and returns out.
+ */
+char *srv_path_for_log(const char *path, char *out, size_t cap);
+
 #endif

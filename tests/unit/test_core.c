@@ -92,6 +92,20 @@ static void hook(void *p)
     hooks_run = hooks_run * 10 + *(int *)p;
 }
 
+static void test_path_for_log(void **state)
+{
+    (void)state;
+    char out[128];
+    assert_string_equal(srv_path_for_log("/content/v4.public.abc.def/OPS/p1.xhtml", out, sizeof out),
+                        "/content/-/OPS/p1.xhtml");
+    assert_string_equal(srv_path_for_log("/stream/v4.public.x/seg-00001.m4s", out, sizeof out), "/stream/-/seg-00001.m4s");
+    assert_string_equal(srv_path_for_log("/download/v4.public.xyz", out, sizeof out), "/download/-");
+    assert_string_equal(srv_path_for_log("/api/v1/loans", out, sizeof out), "/api/v1/loans");
+    assert_string_equal(srv_path_for_log("/contents/x", out, sizeof out), "/contents/x");
+    char small[8];
+    assert_string_equal(srv_path_for_log("/api/v1/loans", small, sizeof small), "/api/v1");
+}
+
 static void test_arena(void **state)
 {
     (void)state;
@@ -126,6 +140,7 @@ int main(void)
         cmocka_unit_test(test_route_misses),
         cmocka_unit_test(test_json_parse),
         cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_path_for_log),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
