@@ -30,6 +30,7 @@ struct srv_config {
     const char *smtp_url;    /* e-mail alerts go there (smtp://host:port); NULL: kept in the outbox */
     const char *mail_from;   /* their sender ("pretnum@localhost") */
     const char *public_url;  /* the portal's address, quoted in e-mails */
+    const char *web_dir;     /* the portal's files: index.html, assets/, node_modules/ ("web") */
     bool quiet;              /* no access log */
 };
 
