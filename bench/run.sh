@@ -9,6 +9,7 @@ failed=""
 for b in \
     search \
     lending \
+    content \
 ; do
     echo "==== bench/$b.sh"
     ./bench/"$b".sh || failed="$failed $b"

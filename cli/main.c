@@ -18,10 +18,12 @@
 
 #include "pretnum/catalogue.h"
 #include "pretnum/db.h"
+#include "pretnum/epub.h"
 #include "pretnum/keys.h"
 #include "pretnum/media.h"
 #include "pretnum/lending.h"
 #include "pretnum/loans.h"
+#include "pretnum/publication.h"
 #include "pretnum/server.h"
 
 static const char usage[] =
@@ -37,6 +39,8 @@ static const char usage[] =
     "              [--expires DATE] [--loan-days D]   prints the id\n"
     "  staff add --consortium ID [--library CODE] --email E --role consortium_admin|library_admin\n"
     "                                          (password on stdin)\n"
+    "  manifest FILE.epub [BASE]               prints the book's Web Publication Manifest, hrefs\n"
+    "                                          prefixed with BASE (default none)\n"
     "  keys rotate                             new signing key (the old ones keep verifying); prints its kid\n"
     "The database is PRETNUM_DATABASE_URL (a libpq conninfo or URI), by default the\n"
     "embedded cluster in ./var/pg.\n";
@@ -366,6 +370,32 @@ static int cmd_add(const char *what, int argc, char **argv)
     return 0;
 }
 
+/* The manifest a reader would get for a file, without a database: for checking a book
+ * before import, and for validating manifests against the schema in the tests. */
+static int cmd_manifest(int argc, char **argv)
+{
+    if (argc < 2 || argc > 3)
+        return die("usage: pretnum manifest FILE.epub [BASE]");
+    struct epub *e;
+    struct epub_error ee;
+    if (epub_open_file(argv[1], NULL, &e, &ee) != 0)
+        return die("%s (%s)", ee.message, ee.code);
+    const char *base = argc == 3 ? argv[2] : "";
+    char *self;
+    if (asprintf(&self, "%smanifest.json", base) < 0) {
+        epub_close(e);
+        return die("out of memory");
+    }
+    json_t *w = lend_webpub_manifest(epub_meta(e), base, self);
+    free(self);
+    epub_close(e);
+    if (!w)
+        return die("out of memory");
+    int rc = json_dumpf(w, stdout, JSON_INDENT(2)) == 0 && putchar('\n') != EOF ? 0 : die("could not write");
+    json_decref(w);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (sodium_init() < 0)
@@ -385,6 +415,8 @@ int main(int argc, char **argv)
         return cmd_migrate();
     if (!strcmp(cmd, "import"))
         return cmd_import(argc - 1, argv + 1);
+    if (!strcmp(cmd, "manifest"))
+        return cmd_manifest(argc - 1, argv + 1);
     if (!strcmp(cmd, "keys")) {
         if (argc < 3 || strcmp(argv[2], "rotate") != 0)
             return die("usage: pretnum keys rotate");

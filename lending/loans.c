@@ -1120,3 +1120,31 @@ enum lend_status lend_content_loan(struct db *db, const char *loan_id, const cha
     PQclear(r);
     return LEND_OK;
 }
+
+enum lend_status lend_download_loan(struct db *db, const char *loan_id, const char *title_id,
+                                    struct lend_download *out, struct lend_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!lend_is_uuid(loan_id) || !lend_is_uuid(title_id))
+        return lend_fail(err, LEND_NOT_FOUND, "unknown_loan", "There is no such loan.");
+    const char *p[2] = {loan_id, title_id};
+    int qs;
+    PGresult *r = db_exec(db, "download_loan", 2, p, &qs);
+    if (!r)
+        return db_failed(db, qs, err);
+    if (qs == 0) {
+        PQclear(r);
+        return lend_fail(err, LEND_NOT_FOUND, "unknown_loan", "There is no such loan.");
+    }
+    out->c.active = db_get_bool(r, 0, "active");
+    snprintf(out->c.file_path, sizeof out->c.file_path, "%s", db_get(r, 0, "file_path"));
+    snprintf(out->c.sha256, sizeof out->c.sha256, "%s", db_get(r, 0, "file_sha256"));
+    snprintf(out->c.kind, sizeof out->c.kind, "%s", db_get(r, 0, "kind"));
+    snprintf(out->title, sizeof out->title, "%s", db_get(r, 0, "title"));
+    snprintf(out->library, sizeof out->library, "%s", db_get(r, 0, "library"));
+    snprintf(out->borrowed, sizeof out->borrowed, "%s", db_get(r, 0, "borrowed"));
+    snprintf(out->due, sizeof out->due, "%s", db_get(r, 0, "due"));
+    out->started = strtoll(db_get(r, 0, "started_epoch"), NULL, 10);
+    PQclear(r);
+    return LEND_OK;
+}

@@ -457,6 +457,15 @@ const struct db_statement db_statements[] = {
      "SELECT l.ended IS NULL AND l.due > now() AS active, t.file_path, t.file_sha256, t.kind"
      " FROM loan l JOIN title t ON t.id = l.title_id WHERE l.id = $1 AND l.title_id = $2",
      2},
+    /* Dates in UTC: the mark must read the same whatever server writes it. */
+    {"download_loan",
+     "SELECT l.ended IS NULL AND l.due > now() AS active, t.file_path, t.file_sha256, t.kind, t.title,"
+     "       lib.name AS library, to_char(l.started AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS borrowed,"
+     "       to_char(l.due AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS due,"
+     "       floor(extract(epoch FROM l.started))::bigint AS started_epoch"
+     " FROM loan l JOIN title t ON t.id = l.title_id JOIN library lib ON lib.id = l.library_id"
+     " WHERE l.id = $1 AND l.title_id = $2",
+     2},
 
     /* ---- staff: licences and the usage report ---- */
     {"licence_add",

@@ -4,10 +4,17 @@
  * EPUB with libzip. The token is in the path, so the book's own relative links keep
  * working and a reader needs no header or cookie. Every request checks the token's
  * signature and the loan in the database, so a returned loan stops at once.
+ *
+ * /download/TOKEN is the book as a file for reading apps, watermarked for the loan
+ * (lending/watermark.c): written to an unlinked temporary file and sent from its
+ * descriptor, so a large book never sits in memory. The same loan always gets the same
+ * bytes, so a strong ETag and Range requests hold across requests.
  */
 #include "internal.h"
 
 #include <ctype.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +24,7 @@
 #include "pretnum/keys.h"
 #include "pretnum/loans.h"
 #include "pretnum/publication.h"
+#include "pretnum/watermark.h"
 
 /* Largest resource served from memory; bigger ones wait for streaming from the zip. */
 #define MAX_RESOURCE (256u << 20)
@@ -135,27 +143,40 @@ static void serve_resource(struct srv_req *r, struct epub *e, const struct epub_
                        "connect-src 'none'; form-action 'none'; frame-ancestors 'self'");
 }
 
-void h_content(struct srv_req *r)
+/* Verifies the token of the path; replies 401 and returns NULL when it does not hold. */
+static json_t *token_claims(struct srv_req *r)
 {
-    const char *token = srv_param(r, "token"), *path = srv_param(r, "path");
     json_t *claims = NULL;
     const char *code = "invalid_token";
     pthread_rwlock_rdlock(&r->srv->keys_lock);
-    int rc = lend_token_verify(r->srv->keys, token, time(NULL), &claims, &code);
+    int rc = lend_token_verify(r->srv->keys, srv_param(r, "token"), time(NULL), &claims, &code);
     pthread_rwlock_unlock(&r->srv->keys_lock);
     if (rc != 0) {
         srv_reply_error(r, 401, !strcmp(code, "expired") ? "token_expired" : "invalid_token",
                         "This link has expired or is not valid; open the title again from your loans.");
-        return;
+        return NULL;
     }
     arena_defer(r->arena, put_json, claims);
+    return claims;
+}
+
+static const char *claim(const json_t *claims, const char *name)
+{
+    return json_string_value(json_object_get(claims, name));
+}
+
+void h_content(struct srv_req *r)
+{
+    const char *token = srv_param(r, "token"), *path = srv_param(r, "path");
+    json_t *claims = token_claims(r);
+    if (!claims)
+        return;
     struct db *db = srv_db(r);
     if (!db)
         return;
     struct lend_content c;
     struct lend_err err = {0};
-    enum lend_status st = lend_content_loan(db, json_string_value(json_object_get(claims, "loan")),
-                                            json_string_value(json_object_get(claims, "title")), &c, &err);
+    enum lend_status st = lend_content_loan(db, claim(claims, "loan"), claim(claims, "title"), &c, &err);
     if (st != LEND_OK) {
         srv_reply_lend(r, st == LEND_NOT_FOUND ? LEND_UNAUTHORIZED : st, &err);
         return;
@@ -203,4 +224,98 @@ void h_content(struct srv_req *r)
         }
     }
     srv_reply_error(r, 404, "not_found", "This book has no such resource.");
+}
+
+/* Content-Disposition with the book's title: an ASCII fallback and the UTF-8 original. */
+static char *disposition(struct srv_req *r, const char *title)
+{
+    char ascii[81];
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)title; *p && n < sizeof ascii - 1; p++)
+        if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == ' ')
+            ascii[n++] = (char)*p;
+    while (n && ascii[n - 1] == ' ')
+        n--;
+    ascii[n] = 0;
+    if (!n)
+        snprintf(ascii, sizeof ascii, "book");
+    char *enc = lend_path_encode(title);
+    char *v = arena_printf(r->arena, "attachment; filename=\"%s.epub\"; filename*=UTF-8''%s.epub", ascii,
+                           enc && *enc && strlen(enc) < 600 ? enc : ascii);
+    free(enc);
+    return v;
+}
+
+void h_download(struct srv_req *r)
+{
+    json_t *claims = token_claims(r);
+    if (!claims)
+        return;
+    struct db *db = srv_db(r);
+    if (!db)
+        return;
+    struct lend_download d;
+    struct lend_err err = {0};
+    enum lend_status st = lend_download_loan(db, claim(claims, "loan"), claim(claims, "title"), &d, &err);
+    if (st != LEND_OK) {
+        srv_reply_lend(r, st == LEND_NOT_FOUND ? LEND_UNAUTHORIZED : st, &err);
+        return;
+    }
+    if (!d.c.active) {
+        srv_reply_error(r, 403, "loan_ended", "This loan has ended; borrow the title again to download it.");
+        return;
+    }
+    if (strcmp(d.c.kind, "ebook") != 0) {
+        srv_reply_error(r, 404, "not_found", "Only e-books are downloaded; music and films are streamed.");
+        return;
+    }
+    const char *loan = claim(claims, "loan");
+    char etag[96];
+    snprintf(etag, sizeof etag, "\"%.16s-%.8s-w%d\"", d.c.sha256, loan, LEND_WATERMARK_VERSION);
+    const char *inm = srv_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (inm && !strcmp(inm, etag)) {
+        srv_reply_empty(r, 304);
+        srv_add_header(r, MHD_HTTP_HEADER_ETAG, etag);
+        return;
+    }
+    /* A range is served only while the copy is the one the client started on. */
+    const char *range_h = srv_header(r, MHD_HTTP_HEADER_RANGE), *if_range = srv_header(r, "If-Range");
+    if (if_range && strcmp(if_range, etag) != 0)
+        range_h = NULL;
+
+    char src[4400];
+    snprintf(src, sizeof src, "%s/%s", r->srv->cfg.data_dir, d.c.file_path);
+    struct lend_mark mark = {.loan_id = loan, .library = d.library, .borrowed = d.borrowed, .due = d.due,
+                             .started = (time_t)d.started};
+    struct epub_error ee = {0};
+    int fd = lend_watermark_open(r->srv->cfg.data_dir, src, &mark, &ee);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        fprintf(stderr, "level=error rid=%s msg=\"download failed\" detail=\"%s\"\n", r->rid,
+                fd < 0 ? ee.message : "fstat");
+        if (fd >= 0)
+            close(fd);
+        srv_reply_error(r, 500, "internal_error", "This book cannot be downloaded right now.");
+        return;
+    }
+    size_t len = (size_t)sb.st_size, from = 0, to = len ? len - 1 : 0;
+    int range = parse_range(range_h, len, &from, &to);
+    if (range < 0) {
+        close(fd);
+        char cr[64];
+        snprintf(cr, sizeof cr, "bytes */%zu", len);
+        srv_reply_error(r, 416, "range_not_satisfiable", "The range asked for is not in this file.");
+        srv_add_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+        return;
+    }
+    srv_reply_fd(r, range ? 206 : 200, "application/epub+zip", fd, from, range ? to - from + 1 : len);
+    srv_add_header(r, MHD_HTTP_HEADER_ETAG, etag);
+    srv_add_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    srv_add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "private, no-store");
+    srv_add_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disposition(r, d.title));
+    if (range) {
+        char cr[96];
+        snprintf(cr, sizeof cr, "bytes %zu-%zu/%zu", from, to, len);
+        srv_add_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+    }
 }

@@ -74,7 +74,8 @@ void srv_loan_token(struct srv_req *r, json_t *loan)
         json_object_set_new(loan, "token", json_string(token));
         json_object_set_new(loan, "token_expires", json_string(expires));
         if (!strcmp(c.kind, "ebook"))
-            json_object_set_new(loan, "links", json_pack("{s:s++}", "read", "/content/", token, "/manifest.json"));
+            json_object_set_new(loan, "links", json_pack("{s:s++, s:s+}", "read", "/content/", token,
+                                                         "/manifest.json", "download", "/download/", token));
     }
     free(token);
 }

@@ -161,6 +161,7 @@ void h_admin_report_usage(struct srv_req *r);
 void h_loan_token(struct srv_req *r);
 void h_keys(struct srv_req *r);
 void h_content(struct srv_req *r);
+void h_download(struct srv_req *r);
 void h_portal_app(struct srv_req *r);
 void h_portal_asset(struct srv_req *r);
 void h_portal_vendor(struct srv_req *r);
@@ -190,6 +191,9 @@ bool srv_optional_auth(struct srv_req *r);
 const char *srv_upload_field(struct srv_req *r, const char *name);
 
 /** Replies with a file of the data directory (sendfile); 404 when it is gone. */
+/** len bytes of fd from offset; the response owns fd (closed when sent, or now on failure). */
+void srv_reply_fd(struct srv_req *r, unsigned status, const char *content_type, int fd, uint64_t offset,
+                  uint64_t len);
 void srv_reply_file(struct srv_req *r, const char *rel_path, const char *content_type, const char *cache_control);
 
 #endif

@@ -158,6 +158,18 @@ void srv_reply_file(struct srv_req *r, const char *rel_path, const char *content
     set_response(r, 200, resp, content_type);
 }
 
+void srv_reply_fd(struct srv_req *r, unsigned status, const char *content_type, int fd, uint64_t offset,
+                  uint64_t len)
+{
+    struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(len, fd, offset);
+    if (!resp) {
+        close(fd);
+        srv_reply_error(r, 500, "internal_error", "could not send the file");
+        return;
+    }
+    set_response(r, status, resp, content_type);
+}
+
 void srv_add_header(struct srv_req *r, const char *name, const char *value)
 {
     if (!r->resp)

@@ -104,6 +104,19 @@ struct lend_content {
     char kind[8];
 };
 
+/** What a download needs beside lend_content: the words of the watermark. */
+struct lend_download {
+    struct lend_content c;
+    char title[1001];
+    char library[201];
+    char borrowed[11], due[11]; /* YYYY-MM-DD, UTC */
+    long long started;          /* the loan's start, seconds since the epoch */
+};
+
+/** LEND_NOT_FOUND when there is no such loan of that title. */
+enum lend_status lend_download_loan(struct db *db, const char *loan_id, const char *title_id,
+                                    struct lend_download *out, struct lend_err *err);
+
 /** LEND_NOT_FOUND when there is no such loan of that title. */
 enum lend_status lend_content_loan(struct db *db, const char *loan_id, const char *title_id,
                                    struct lend_content *out, struct lend_err *err);
