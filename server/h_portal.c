@@ -7,6 +7,8 @@
  */
 #include "internal.h"
 
+#include "pretnum/catalogue.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -174,4 +176,208 @@ void h_portal_vendor(struct srv_req *r)
             return;
         }
     srv_reply_error(r, 404, "not_found", "There is nothing at this address.");
+}
+
+/* ---- /catalogue: the catalogue without JavaScript ---- */
+
+/* The page's words, French first. */
+enum { W_TITLE, W_LABEL, W_ALL, W_EBOOK, W_AUDIO, W_VIDEO, W_KIND, W_SEARCH, W_FOUND1, W_FOUND, W_NONE, W_PREV,
+       W_NEXT, W_PAGES, W_COVER_A, W_COVER_B, W_PORTAL, W_SKIP, W_NAV, W_FOOT, W_COUNT };
+
+static const char *const words[2][W_COUNT] = {
+    {"Catalogue", "Rechercher un titre, un auteur, un sujet", "Tout", "Livres numériques", "Musique", "Films",
+     "Type", "Rechercher", "titre trouvé.", "titres trouvés.", "Aucun titre trouvé.", "Page précédente",
+     "Page suivante", "Pages de résultats", "Couverture de « ", " »",
+     "Emprunter, lire et écouter demandent JavaScript : ouvrez le portail complet.", "Aller au contenu",
+     "Menu principal", "Pretnum — prêt numérique des bibliothèques publiques."},
+    {"Catalogue", "Search a title, an author, a subject", "Everything", "E-books", "Music", "Films", "Kind",
+     "Search", "title found.", "titles found.", "No title found.", "Previous page", "Next page", "Result pages",
+     "Cover of “", "”", "Borrowing, reading and listening need JavaScript: open the full portal.",
+     "Skip to content", "Main menu", "Pretnum — digital lending for public libraries."},
+};
+
+static const char *const kinds[] = {"ebook", "audio", "video"};
+static const char *const kind_one[2][3] = {{"Livre numérique", "Musique", "Film"}, {"E-book", "Music", "Film"}};
+
+/* Writes text with &, <, >, " and ' escaped, for element content and quoted attributes. */
+static void esc(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '"': fputs("&quot;", f); break;
+        case '\'': fputs("&#39;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+/* Writes s percent-encoded for a query string. */
+static void url_esc(FILE *f, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-_.~", *p))
+            fputc(*p, f);
+        else
+            fprintf(f, "%%%02X", *p);
+    }
+}
+
+static void page_link(FILE *f, const char *q, const char *kind, int en, long page)
+{
+    fputs("/catalogue?q=", f);
+    url_esc(f, q ? q : "");
+    if (kind) {
+        fputs("&amp;kind=", f);
+        url_esc(f, kind);
+    }
+    if (en)
+        fputs("&amp;lang=en", f);
+    fprintf(f, "&amp;page=%ld", page);
+}
+
+void h_portal_catalogue(struct srv_req *r)
+{
+    const char *lang = srv_query(r, "lang");
+    int en = lang && !strcmp(lang, "en");
+    const char *const *w = words[en];
+    const char *q = srv_query(r, "q"), *kind = srv_query(r, "kind");
+    if (q && !*q)
+        q = NULL;
+    bool known = false;
+    for (size_t i = 0; kind && i < sizeof kinds / sizeof *kinds; i++)
+        known |= !strcmp(kind, kinds[i]);
+    if (!known)
+        kind = NULL;
+    long page = 1;
+    const char *ps = srv_query(r, "page");
+    if (ps) {
+        char *end;
+        errno = 0;
+        page = strtol(ps, &end, 10);
+        if (*end || errno || page < 1 || page > 50)
+            page = 1;
+    }
+    struct db *db = srv_db(r);
+    if (!db)
+        return;
+    const int per_page = 20;
+    struct lend_title_query tq = {.q = q, .kind = kind, .page = (int)page, .per_page = per_page};
+    json_t *res = NULL;
+    struct lend_err err = {0};
+    enum lend_status st = lend_titles_search(db, &tq, &res, &err);
+    if (st != LEND_OK) {
+        srv_reply_lend(r, st, &err);
+        return;
+    }
+    long long total = json_integer_value(json_object_get(res, "total"));
+    json_t *items = json_object_get(res, "items");
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        json_decref(res);
+        srv_reply_error(r, 503, "busy", "Try again shortly.");
+        return;
+    }
+    fprintf(f, "<!doctype html>\n<html lang=\"%s\">\n<head>\n<meta charset=\"utf-8\">\n"
+               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
+            en ? "en" : "fr");
+    if (q) {
+        esc(f, q);
+        fputs(" — ", f);
+    }
+    fprintf(f, "%s — Pretnum</title>\n<link rel=\"icon\" href=\"/assets/icon.svg\" type=\"image/svg+xml\">\n"
+               "<link rel=\"stylesheet\" href=\"/assets/style.css\">\n</head>\n<body>\n"
+               "<a class=\"skip\" href=\"#main\">%s</a>\n<header class=\"site\"><div class=\"bar\">"
+               "<a class=\"brand\" href=\"/\">Pretnum</a>\n<nav aria-label=\"%s\"><ul><li><a href=\"/catalogue%s\" "
+               "aria-current=\"page\">%s</a></li></ul></nav>\n<a class=\"lang\" lang=\"%s\" href=\"/catalogue?lang=%s\">%s</a>"
+               "</div></header>\n<main id=\"main\">\n<h1>%s</h1>\n",
+            w[W_TITLE], w[W_SKIP], w[W_NAV], en ? "?lang=en" : "", w[W_TITLE], en ? "fr" : "en", en ? "fr" : "en",
+            en ? "Français" : "English", w[W_TITLE]);
+    fprintf(f, "<p class=\"note\"><a href=\"/\">%s</a></p>\n", w[W_PORTAL]);
+    fprintf(f, "<form role=\"search\" class=\"searchform\" action=\"/catalogue\" method=\"get\">\n"
+               "<label for=\"q\">%s</label>\n<div class=\"searchrow\"><input type=\"search\" id=\"q\" name=\"q\" value=\"",
+            w[W_LABEL]);
+    esc(f, q);
+    fprintf(f, "\"><label class=\"visually-hidden\" for=\"kind\">%s</label><select id=\"kind\" name=\"kind\">"
+               "<option value=\"\">%s</option>",
+            w[W_KIND], w[W_ALL]);
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+        fprintf(f, "<option value=\"%s\"%s>%s</option>", kinds[i], kind && !strcmp(kind, kinds[i]) ? " selected" : "",
+                w[W_EBOOK + i]);
+    fprintf(f, "</select>%s<button type=\"submit\">%s</button></div>\n</form>\n",
+            en ? "<input type=\"hidden\" name=\"lang\" value=\"en\">" : "", w[W_SEARCH]);
+    fputs("<section class=\"results\" aria-labelledby=\"results-count\">\n<h2 id=\"results-count\" class=\"count\">", f);
+    if (total)
+        fprintf(f, "%lld %s", total, w[total == 1 ? W_FOUND1 : W_FOUND]);
+    else
+        fputs(w[W_NONE], f);
+    fputs("</h2>\n<ul class=\"cards\">\n", f);
+    size_t i;
+    json_t *t;
+    json_array_foreach(items, i, t) {
+        const char *id = json_string_value(json_object_get(t, "id"));
+        const char *title = json_string_value(json_object_get(t, "title"));
+        const char *k = json_string_value(json_object_get(t, "kind"));
+        const char *cover = json_string_value(json_object_get(t, "cover"));
+        fputs("<li class=\"card\">", f);
+        if (cover) {
+            fputs("<img class=\"cover\" width=\"160\" height=\"240\" loading=\"lazy\" src=\"", f);
+            esc(f, cover);
+            fprintf(f, "\" alt=\"%s", w[W_COVER_A]);
+            esc(f, title);
+            fprintf(f, "%s\">", w[W_COVER_B]);
+        }
+        fputs("<div class=\"card-body\"><h3 class=\"card-title\"><a href=\"/titles/", f);
+        esc(f, id);
+        fputs("\">", f);
+        esc(f, title);
+        fputs("</a></h3>", f);
+        json_t *authors = json_object_get(t, "authors"), *a;
+        size_t j;
+        if (json_array_size(authors)) {
+            fputs("<p class=\"creators\">", f);
+            json_array_foreach(authors, j, a) {
+                if (j)
+                    fputs(", ", f);
+                esc(f, json_string_value(a));
+            }
+            fputs("</p>", f);
+        }
+        for (size_t x = 0; k && x < sizeof kinds / sizeof *kinds; x++)
+            if (!strcmp(k, kinds[x]))
+                fprintf(f, "<p class=\"kind\">%s</p>", kind_one[en][x]);
+        fputs("</div></li>\n", f);
+    }
+    fputs("</ul>\n", f);
+    long pages = (long)((total + per_page - 1) / per_page);
+    if (pages > 1) {
+        fprintf(f, "<nav class=\"pager\" aria-label=\"%s\">", w[W_PAGES]);
+        if (page > 1) {
+            fputs("<a rel=\"prev\" href=\"", f);
+            page_link(f, q, kind, en, page - 1);
+            fprintf(f, "\">%s</a>", w[W_PREV]);
+        }
+        fprintf(f, "<span>%ld / %ld</span>", page, pages);
+        if (page < pages && page < 50) {
+            fputs("<a rel=\"next\" href=\"", f);
+            page_link(f, q, kind, en, page + 1);
+            fprintf(f, "\">%s</a>", w[W_NEXT]);
+        }
+        fputs("</nav>\n", f);
+    }
+    fprintf(f, "</section>\n</main>\n<footer class=\"site\"><p>%s</p></footer>\n</body>\n</html>\n", w[W_FOOT]);
+    json_decref(res);
+    if (fclose(f) != 0 || !buf) {
+        free(buf);
+        srv_reply_error(r, 503, "busy", "Try again shortly.");
+        return;
+    }
+    srv_reply_buffer(r, 200, "text/html; charset=utf-8", buf, len);
+    srv_add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    srv_add_header(r, "Content-Security-Policy", csp);
 }

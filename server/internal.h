@@ -165,6 +165,7 @@ void h_download(struct srv_req *r);
 void h_portal_app(struct srv_req *r);
 void h_portal_asset(struct srv_req *r);
 void h_portal_vendor(struct srv_req *r);
+void h_portal_catalogue(struct srv_req *r);
 
 /** The Content-Type the portal serves a file name with, or NULL for one it never serves. */
 const char *srv_web_type(const char *path);

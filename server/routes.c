@@ -42,6 +42,7 @@ const struct srv_route srv_routes[] = {
     {"GET", "/read/{id}", h_portal_app, "portal_read"},
     {"GET", "/play/{id}", h_portal_app, "portal_play"},
     {"GET", "/staff", h_portal_app, "portal_staff"},
+    {"GET", "/catalogue", h_portal_catalogue, "portal_catalogue"},
     {"GET", "/assets/{*path}", h_portal_asset, "portal_asset"},
     {"GET", "/vendor/{*path}", h_portal_vendor, "portal_vendor"},
     {NULL, NULL, NULL, NULL, 0},

@@ -286,6 +286,14 @@ async function main() {
   const loanItem = page.locator('.items .item').filter({ hasText: "Children's Literature" });
   ok(await loanItem.count() === 1, 'the account lists the loan');
   ok(/À rendre le/.test(await loanItem.innerText()), 'with its due date');
+  const download = loanItem.getByRole('link', { name: /Télécharger/ });
+  if (await download.count()) {
+    const got = await page.evaluate((u) => fetch(u).then((r) => [r.status, r.headers.get('Content-Type')]),
+      await download.getAttribute('href'));
+    is(got.join(' '), '200 application/epub+zip', 'the Download button gives the EPUB');
+  } else {
+    ok(!loans.items[0].links.download, 'a Download button when the loan has a download link');
+  }
   await axe(page, 'account');
   await shot(page, 'account');
   await loanItem.getByRole('button', { name: /Rendre/ }).click();
@@ -352,6 +360,22 @@ async function main() {
   const tsvHref = await page.getByRole('link', { name: 'Exporter (TSV)' }).getAttribute('href');
   const tsv = await page.evaluate((h) => fetch(h).then((r) => r.text()), tsvHref);
   ok(tsv.startsWith('month\ttitle_id\ttitle\tloans'), 'the report exports as TSV', tsv.slice(0, 80));
+
+  // ---- the catalogue without JavaScript ----
+  const index = await (await fetch(base)).text();
+  ok(/<noscript>[\s\S]*href="\/catalogue"[\s\S]*<\/noscript>/.test(index), 'without JavaScript, the page points to /catalogue');
+  await page.goto(`${base}/catalogue?q=children`);
+  is(await page.getAttribute('html', 'lang'), 'fr', 'the server-rendered catalogue is in French');
+  is(await page.locator('.cards .card').count(), 1, 'it finds the book');
+  ok(await page.locator('.cards .card a[href^="/titles/"]').count() === 1, 'each result links to its title');
+  await axe(page, 'catalogue without JavaScript');
+  await shot(page, 'catalogue-nojs');
+  await page.getByRole('searchbox').fill('<b>waste</b>');
+  await page.getByRole('button', { name: 'Rechercher' }).click();
+  await page.waitForURL(/\/catalogue\?q=/);
+  is(await page.getByRole('searchbox').inputValue(), '<b>waste</b>', 'what was typed comes back as text, not markup');
+  await page.goto(`${base}/catalogue?lang=en&kind=ebook`);
+  is(await page.locator('#results-count').innerText(), '2 titles found.', 'in English, by kind');
 
   // ---- pages the server itself answers ----
   const res = await page.goto(`${base}/no/such/page`);

@@ -10,11 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pretnum/catalogue.h"
+#include "pretnum/db.h"
 #include "pretnum/server.h"
 #include "testdb.h"
 
 static struct {
-    char *ci, *tmp, *web;
+    char *ci, *tmp, *web, *data;
     struct srv *srv;
     int port;
 } fx;
@@ -63,13 +65,22 @@ static int setup(void **state)
     snprintf(target, sizeof target, "%s/secret.txt", fx.tmp);
     if (symlink(target, link) != 0)
         return -1;
-    char *data = t_tmpdir("portal-data");
-    struct srv_config cfg = {.conninfo = fx.ci, .data_dir = data, .web_dir = fx.web, .threads = 2,
-                             .quiet = true, .sweep_interval_s = -1};
+    fx.data = t_tmpdir("portal-data");
     char err[256];
+    struct db *db = db_open(fx.ci, err, sizeof err);
+    if (!db)
+        return -1;
+    char id[37];
+    bool existed;
+    struct lend_err le = {0};
+    enum lend_status st = lend_import(db, fx.data, t_corpus("epub/valid/idpf-childrens-literature.epub"), NULL, id,
+                                      &existed, &le);
+    db_close(db);
+    if (st != LEND_OK)
+        return -1;
+    struct srv_config cfg = {.conninfo = fx.ci, .data_dir = fx.data, .web_dir = fx.web, .threads = 2,
+                             .quiet = true, .sweep_interval_s = -1};
     int rc = srv_start(&cfg, &fx.srv, err, sizeof err);
-    t_rmtree(data);
-    free(data);
     if (rc != 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
@@ -84,8 +95,10 @@ static int teardown(void **state)
     srv_stop(fx.srv, 1000);
     t_db_drop(fx.ci);
     t_rmtree(fx.tmp);
+    t_rmtree(fx.data);
     free(fx.tmp);
     free(fx.web);
+    free(fx.data);
     return 0;
 }
 
@@ -210,6 +223,38 @@ static void test_nothing_else_is_served(void **state)
     }
 }
 
+/* The catalogue without JavaScript: rendered by the server, everything escaped. */
+static void test_catalogue_page(void **state)
+{
+    (void)state;
+    struct t_resp r;
+    assert_int_equal(t_http(&r, fx.port, "GET", "/catalogue?q=children", NULL, NULL), 200);
+    assert_string_equal(t_resp_header(&r, "Content-Type"), "text/html; charset=utf-8");
+    assert_policy(&r);
+    assert_non_null(strstr(r.body, "<html lang=\"fr\">"));
+    assert_non_null(strstr(r.body, ">Children&#39;s Literature</a>"));
+    assert_non_null(strstr(r.body, "alt=\"Couverture de « Children&#39;s Literature »\""));
+    assert_non_null(strstr(r.body, "1 titre trouvé."));
+    assert_null(strstr(r.body, "<script"));
+    t_resp_free(&r);
+
+    assert_int_equal(t_http(&r, fx.port, "GET", "/catalogue?q=%3Cscript%3Ex%22%27&lang=en", NULL, NULL), 200);
+    assert_non_null(strstr(r.body, "<html lang=\"en\">"));
+    assert_non_null(strstr(r.body, "value=\"&lt;script&gt;x&quot;&#39;\""));
+    assert_null(strstr(r.body, "<script"));
+    assert_non_null(strstr(r.body, "No title found."));
+    t_resp_free(&r);
+
+    /* Unknown kinds and pages out of range are ignored, not errors. */
+    assert_int_equal(t_http(&r, fx.port, "GET", "/catalogue?kind=%22%3E&page=-4", NULL, NULL), 200);
+    assert_non_null(strstr(r.body, "1 titre trouvé."));
+    assert_null(strstr(r.body, "\">\""));
+    t_resp_free(&r);
+    assert_int_equal(t_http(&r, fx.port, "GET", "/catalogue?kind=video", NULL, NULL), 200);
+    assert_non_null(strstr(r.body, "Aucun titre trouvé."));
+    t_resp_free(&r);
+}
+
 int main(void)
 {
     t_init();
@@ -217,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_pages_are_the_app),
         cmocka_unit_test(test_types_and_validators),
         cmocka_unit_test(test_nothing_else_is_served),
+        cmocka_unit_test(test_catalogue_page),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
