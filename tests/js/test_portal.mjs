@@ -416,6 +416,10 @@ async function main() {
   await page.getByRole('status').filter({ hasText: '« The Waste Land » est emprunté' }).waitFor();
   ok(await page.locator('.items .item').filter({ hasText: 'The Waste Land' }).getByRole('link', { name: 'Lire', exact: true }).isVisible(),
     'the held book is borrowed and can be read');
+  const heldLoan = page.locator('.items .item').filter({ hasText: 'The Waste Land' });
+  await heldLoan.getByRole('button', { name: /Prolonger/ }).click();
+  await page.getByRole('status').filter({ hasText: '« The Waste Land » est prolongé jusqu’au' }).waitFor();
+  ok(true, 'a loan is renewed from the account');
   await page.getByRole('button', { name: 'Marquer comme lus' }).click();
   await page.getByRole('status').filter({ hasText: 'Messages marqués comme lus' }).waitFor();
   ok(true, 'messages are marked as read');

@@ -59,6 +59,7 @@ async function render() {
 
 function afterRender() {
   main().setAttribute('aria-busy', 'false');
+  performance.mark('pretnum:drawn');
   const h1 = main().querySelector('h1');
   document.title = `${h1 ? h1.textContent : 'Pretnum'} — Pretnum`;
   // Moving focus to the new page's heading tells screen readers the page changed.
@@ -571,10 +572,13 @@ async function account() {
 
 async function start() {
   initLang();
-  try {
-    state.me = await get('/api/v1/me');
-  } catch {
-    state.me = null;
+  // Signed out, there is no CSRF cookie: no need to ask who we are.
+  if (/(?:^|;\s*)pretnum_csrf=/.test(document.cookie)) {
+    try {
+      state.me = await get('/api/v1/me');
+    } catch {
+      state.me = null;
+    }
   }
   await render();
 }
