@@ -18,6 +18,7 @@
 
 #include "pretnum/catalogue.h"
 #include "pretnum/epub.h"
+#include "pretnum/hls.h"
 #include "pretnum/media.h"
 
 #define MAX_COVER (16u << 20)
@@ -409,7 +410,8 @@ enum lend_status lend_import(struct db *db, const char *data_dir, const char *pa
     struct media_info mi = {0};
     bool have_media = false;
     char final_path[PATH_MAX] = "", cover_path[PATH_MAX] = "", rel_file[160] = "", rel_cover[160] = "";
-    bool placed = false, cover_placed = false;
+    bool placed = false, cover_placed = false, hls_placed = false;
+    char hls_tmp[PATH_MAX] = "", hls_path[PATH_MAX] = "";
 
     if (size == 0) {
         rc = lend_fail(err, LEND_UNACCEPTABLE, "empty_file", "\"%s\" is empty", path);
@@ -479,6 +481,30 @@ enum lend_status lend_import(struct db *db, const char *data_dir, const char *pa
     }
     PQclear(res);
 
+    /* Music and films are packaged for streaming now, before the title exists: a file that
+     * cannot be streamed is refused here, and the stream plays as soon as the title is in. */
+    if (have_media) {
+        char tdir[PATH_MAX];
+        snprintf(tdir, sizeof tdir, "%s/tmp/hls-XXXXXX", data_dir);
+        if (!mkdtemp(tdir)) {
+            rc = lend_fail(err, LEND_INTERNAL, "storage_error", "could not create \"%s\": %s", tdir, strerror(errno));
+            goto out;
+        }
+        snprintf(hls_tmp, sizeof hls_tmp, "%s", tdir);
+        struct media_error he = {0};
+        struct hls_result hr;
+        if (hls_package_file(tmp, hls_tmp, NULL, &hr, &he) != 0) {
+            rename_in_message(he.message, sizeof he.message, tmp, path);
+            rc = lend_fail(err, LEND_UNACCEPTABLE, he.code ? he.code : "packaging_failed",
+                           "not a file that can be streamed: %s", he.message);
+            goto out;
+        }
+        json_object_set_new(r.details, "stream",
+                            json_pack("{s:s, s:i, s:f, s:I, s:b}", "codecs", hr.codecs, "segments", hr.segments,
+                                      "duration", hr.duration_s, "bandwidth", (json_int_t)hr.bandwidth,
+                                      "audio_reencoded", hr.audio_reencoded));
+    }
+
     snprintf(rel_file, sizeof rel_file, "files/%.2s/%s.%s", sha, sha, r.ext);
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/files/%.2s", data_dir, sha);
@@ -489,6 +515,18 @@ enum lend_status lend_import(struct db *db, const char *data_dir, const char *pa
     }
     placed = true;
     tmp[0] = 0;
+    if (hls_tmp[0]) {
+        snprintf(dir, sizeof dir, "%s/hls", data_dir);
+        snprintf(hls_path, sizeof hls_path, "%s/hls/%s", data_dir, sha);
+        /* A presentation already there is a leftover of an import that did not finish: the
+         * same bytes give the same presentation. */
+        if (mkdir_p(dir) != 0 || hls_remove_dir(hls_path) != 0 || rename(hls_tmp, hls_path) != 0) {
+            rc = lend_fail(err, LEND_INTERNAL, "storage_error", "could not store \"%s\": %s", hls_path, strerror(errno));
+            goto out;
+        }
+        hls_tmp[0] = 0;
+        hls_placed = true;
+    }
     if (r.cover && r.cover_len && r.cover_type) {
         const char *cext = !strcmp(r.cover_type, "image/png") ? "png" : !strcmp(r.cover_type, "image/gif") ? "gif"
                            : !strcmp(r.cover_type, "image/svg+xml") ? "svg" : !strcmp(r.cover_type, "image/webp") ? "webp" : "jpg";
@@ -536,7 +574,7 @@ enum lend_status lend_import(struct db *db, const char *data_dir, const char *pa
             if (res && qs == 1) {
                 snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
                 *existed = true;
-                placed = cover_placed = false;
+                placed = cover_placed = hls_placed = false;
             } else {
                 rc = db_failed(db, qs, err);
             }
@@ -550,7 +588,7 @@ enum lend_status lend_import(struct db *db, const char *data_dir, const char *pa
     }
     snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-    placed = cover_placed = false; /* kept */
+    placed = cover_placed = hls_placed = false; /* kept */
 
 out:
     if (tmp[0])
@@ -560,7 +598,11 @@ out:
             unlink(final_path);
         if (cover_placed)
             unlink(cover_path);
+        if (hls_placed)
+            hls_remove_dir(hls_path);
     }
+    if (hls_tmp[0])
+        hls_remove_dir(hls_tmp);
     if (e)
         epub_close(e);
     if (have_media)

@@ -2253,6 +2253,16 @@ int epub_entry_size(const struct epub *e, const char *name, uint64_t *size)
     return 1;
 }
 
+int epub_entry_span(const struct epub *e, const char *name, uint64_t *offset, uint64_t *size)
+{
+    const struct entry *en = find_entry(e, name);
+    if (!en || en->method != 0 || e->fd < 0 || en->csize != en->usize)
+        return 0;
+    *offset = en->data_off;
+    *size = en->usize;
+    return 1;
+}
+
 int epub_read_entry(struct epub *e, const char *name, size_t max, unsigned char **buf, size_t *len,
                     struct epub_error *err)
 {

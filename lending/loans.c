@@ -1148,3 +1148,16 @@ enum lend_status lend_download_loan(struct db *db, const char *loan_id, const ch
     PQclear(r);
     return LEND_OK;
 }
+
+enum lend_status lend_stream_start(struct db *db, const char *loan_id, struct lend_err *err)
+{
+    if (!lend_is_uuid(loan_id))
+        return lend_fail(err, LEND_NOT_FOUND, "unknown_loan", "There is no such loan.");
+    const char *p[1] = {loan_id};
+    int qs;
+    PGresult *r = db_exec(db, "stream_start", 1, p, &qs);
+    if (!r)
+        return db_failed(db, qs, err);
+    PQclear(r);
+    return qs == 1 ? LEND_OK : lend_fail(err, LEND_FORBIDDEN, "loan_ended", "This loan has ended.");
+}

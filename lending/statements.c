@@ -453,6 +453,13 @@ const struct db_statement db_statements[] = {
      "       (SELECT count(*) FROM notification WHERE patron_id = $1 AND read_at IS NULL) AS unread",
      1},
 
+    /* $1 loan: a stream starts on an active loan; no row when the loan has ended. */
+    {"stream_start",
+     "INSERT INTO usage_event (type, title_id, consortium_id, library_id, patron_key, loan_id)"
+     " SELECT 'stream_start', l.title_id, lib.consortium_id, l.library_id, p.pseudonym, l.id"
+     " FROM loan l JOIN library lib ON lib.id = l.library_id JOIN patron p ON p.id = l.patron_id"
+     " WHERE l.id = $1 AND l.ended IS NULL AND l.due > now() RETURNING 1",
+     1},
     {"content_loan",
      "SELECT l.ended IS NULL AND l.due > now() AS active, t.file_path, t.file_sha256, t.kind"
      " FROM loan l JOIN title t ON t.id = l.title_id WHERE l.id = $1 AND l.title_id = $2",

@@ -5,6 +5,7 @@
  * that a demuxer outside the whitelist is refused with its name before it reads a byte.
  */
 #include "pretnum/media.h"
+#include "internal.h"
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -603,13 +604,15 @@ static int check_ebml(const struct source *src, const char *obj, struct media_er
 }
 
 /*
- * The probe proper. url is what libavformat sees as the name (an extension helps format
- * detection); it is never opened. obj names the input in messages.
+ * Opens src with the checks and bounds above and finds the stream parameters: on success
+ * *pbp and *ctxp are set (release them with close_input); on failure err is filled and
+ * nothing is left open. url is what libavformat sees as the name (an extension helps
+ * format detection); it is never opened. obj names the input in messages.
  */
-static int probe(struct source *src, const char *url, const char *obj,
-                 const struct media_limits *lim, struct media_info *out, struct media_error *err)
+static int open_input(struct source *src, const char *url, const char *obj, const struct limits *lp,
+                      AVIOContext **pbp, AVFormatContext **ctxp, struct media_error *err)
 {
-    const struct limits l = resolve_limits(lim);
+    const struct limits l = *lp;
     AVIOContext *pb = NULL;
     AVFormatContext *ctx = NULL;
     AVDictionary *opts = NULL;
@@ -669,17 +672,137 @@ static int probe(struct source *src, const char *url, const char *obj,
         fail_av(err, src, obj, &l, ret);
         goto out;
     }
-    rc = fill_info(ctx, obj, out, err);
+    rc = 0;
 out:
     av_dict_free(&opts);
-    avformat_close_input(&ctx); /* leaves our pb alone: AVFMT_FLAG_CUSTOM_IO */
-    if (pb) {
-        av_freep(&pb->buffer); /* libavformat may have replaced iobuf */
-        avio_context_free(&pb);
+    if (rc != 0) {
+        avformat_close_input(&ctx); /* leaves our pb alone: AVFMT_FLAG_CUSTOM_IO */
+        if (pb) {
+            av_freep(&pb->buffer); /* libavformat may have replaced iobuf */
+            avio_context_free(&pb);
+        }
     }
+    *pbp = pb;
+    *ctxp = ctx;
+    return rc;
+}
+
+static void close_input(AVIOContext **pb, AVFormatContext **ctx)
+{
+    avformat_close_input(ctx); /* leaves our pb alone: AVFMT_FLAG_CUSTOM_IO */
+    if (*pb) {
+        av_freep(&(*pb)->buffer);
+        avio_context_free(pb);
+    }
+}
+
+/* The probe proper: see open_input for url and obj. */
+static int probe(struct source *src, const char *url, const char *obj,
+                 const struct media_limits *lim, struct media_info *out, struct media_error *err)
+{
+    const struct limits l = resolve_limits(lim);
+    AVIOContext *pb = NULL;
+    AVFormatContext *ctx = NULL;
+    int rc = open_input(src, url, obj, &l, &pb, &ctx, err);
+    if (rc == 0)
+        rc = fill_info(ctx, obj, out, err);
+    close_input(&pb, &ctx);
     if (rc != 0)
         media_info_free(out);
     return rc;
+}
+
+/* ---- for the packager (media/internal.h) ---- */
+
+struct media_input {
+    struct source src;
+    struct limits l;
+    AVIOContext *pb;
+    AVFormatContext *ctx;
+    char obj[200];
+};
+
+int media_input_open(const char *path, const struct media_limits *lim, struct media_input **out,
+                     struct media_error *err)
+{
+    *out = NULL;
+    struct media_input *in = calloc(1, sizeof *in);
+    if (!in) {
+        fail(err, MEDIA_OUT_OF_MEMORY, "out of memory opening a file");
+        return -1;
+    }
+    snprintf(in->obj, sizeof in->obj, "\"%s\"", path);
+    in->l = resolve_limits(lim);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        fail(err, MEDIA_UNREADABLE, "could not open %s: %s", in->obj,
+             fd < 0 ? av_err2str(AVERROR(errno)) : "not a regular file");
+        if (fd >= 0)
+            close(fd);
+        free(in);
+        return -1;
+    }
+    in->src = (struct source){.fd = fd, .size = st.st_size};
+    if (open_input(&in->src, path, in->obj, &in->l, &in->pb, &in->ctx, err) != 0) {
+        close(fd);
+        free(in);
+        return -1;
+    }
+    *out = in;
+    return 0;
+}
+
+int media_input_open_buffer(const void *data, size_t len, const struct media_limits *lim,
+                            struct media_input **out, struct media_error *err)
+{
+    *out = NULL;
+    static const unsigned char empty[1];
+    struct media_input *in = calloc(1, sizeof *in);
+    if (!in || len > INT64_MAX) {
+        free(in);
+        fail(err, in ? MEDIA_INVALID_ARGUMENT : MEDIA_OUT_OF_MEMORY, "could not open a buffer");
+        return -1;
+    }
+    snprintf(in->obj, sizeof in->obj, "buffer of %zu bytes", len);
+    in->l = resolve_limits(lim);
+    in->src = (struct source){.data = len ? data : empty, .fd = -1, .size = (int64_t)len};
+    if (open_input(&in->src, "", in->obj, &in->l, &in->pb, &in->ctx, err) != 0) {
+        free(in);
+        return -1;
+    }
+    *out = in;
+    return 0;
+}
+
+AVFormatContext *media_input_ctx(struct media_input *in)
+{
+    return in->ctx;
+}
+
+const char *media_input_name(const struct media_input *in)
+{
+    return in->obj;
+}
+
+int media_input_timed_out(struct media_input *in)
+{
+    return deadline_passed(&in->src);
+}
+
+void media_input_fail(struct media_input *in, struct media_error *err, int averr)
+{
+    fail_av(err, &in->src, in->obj, &in->l, averr);
+}
+
+void media_input_close(struct media_input *in)
+{
+    if (!in)
+        return;
+    close_input(&in->pb, &in->ctx);
+    if (in->src.fd >= 0)
+        close(in->src.fd);
+    free(in);
 }
 
 int media_probe_file(const char *path, const struct media_limits *lim, struct media_info *out,

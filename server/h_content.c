@@ -13,6 +13,7 @@
 #include "internal.h"
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sodium.h>
@@ -28,16 +29,6 @@
 
 /* Largest resource served from memory; bigger ones wait for streaming from the zip. */
 #define MAX_RESOURCE (256u << 20)
-
-static void close_epub(void *p)
-{
-    epub_close(p);
-}
-
-static void free_buf(void *p)
-{
-    free(p);
-}
 
 static void put_json(void *p)
 {
@@ -85,8 +76,29 @@ static bool is_document(const char *type)
     return !strcmp(type, "application/xhtml+xml") || !strcmp(type, "text/html") || !strcmp(type, "image/svg+xml");
 }
 
-static void serve_resource(struct srv_req *r, struct epub *e, const struct epub_item *it, const char *sha)
+/* The book's bytes from the file itself, when the entry is stored: no copy (sendfile). */
+static bool serve_span(struct srv_req *r, struct srv_book *b, const char *name, size_t *len_out,
+                       size_t *from, size_t *to, int *range)
 {
+    uint64_t off, size;
+    if (!srv_book_span(b, name, &off, &size))
+        return false;
+    *len_out = (size_t)size;
+    *from = 0;
+    *to = size ? (size_t)size - 1 : 0;
+    *range = parse_range(srv_header(r, MHD_HTTP_HEADER_RANGE), (size_t)size, from, to);
+    if (*range < 0)
+        return true;
+    int fd = open(srv_book_path(b), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    srv_reply_fd(r, *range ? 206 : 200, NULL, fd, off + *from, *range ? *to - *from + 1 : size);
+    return true;
+}
+
+static void serve_resource(struct srv_req *r, struct srv_book *b, size_t item, const char *sha)
+{
+    const struct epub_item *it = &srv_book_meta(b)->manifest[item];
     /* Strong ETag: the stored file's hash and the entry, which never change together. */
     unsigned char h[8];
     crypto_generichash(h, sizeof h, (const unsigned char *)it->href, strlen(it->href), NULL, 0);
@@ -99,16 +111,27 @@ static void serve_resource(struct srv_req *r, struct epub *e, const struct epub_
         srv_add_header(r, MHD_HTTP_HEADER_ETAG, etag);
         return;
     }
-    unsigned char *buf;
-    size_t len;
-    struct epub_error ee;
-    if (epub_read_entry(e, it->href, MAX_RESOURCE, &buf, &len, &ee) != 0) {
-        srv_reply_error(r, 404, "not_found", "This resource cannot be read from the book.");
-        return;
+    size_t len = 0, from = 0, to = 0;
+    int range = 0;
+    if (!serve_span(r, b, it->href, &len, &from, &to, &range)) {
+        unsigned char *buf;
+        struct epub_error ee;
+        if (srv_book_read(b, item, MAX_RESOURCE, &buf, &len, &ee) != 0) {
+            srv_reply_error(r, 404, "not_found", "This resource cannot be read from the book.");
+            return;
+        }
+        from = 0;
+        to = len ? len - 1 : 0;
+        range = parse_range(srv_header(r, MHD_HTTP_HEADER_RANGE), len, &from, &to);
+        if (range > 0) {
+            memmove(buf, buf + from, to - from + 1);
+            srv_reply_buffer(r, 206, NULL, (char *)buf, to - from + 1);
+        } else if (range == 0) {
+            srv_reply_buffer(r, 200, NULL, (char *)buf, len);
+        } else {
+            free(buf);
+        }
     }
-    arena_defer(r->arena, free_buf, buf);
-    size_t from = 0, to = len ? len - 1 : 0;
-    int range = parse_range(srv_header(r, MHD_HTTP_HEADER_RANGE), len, &from, &to);
     if (range < 0) {
         char cr[64];
         snprintf(cr, sizeof cr, "bytes */%zu", len);
@@ -116,14 +139,7 @@ static void serve_resource(struct srv_req *r, struct epub *e, const struct epub_
         srv_add_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
         return;
     }
-    size_t n = range ? to - from + 1 : len;
-    char *copy = malloc(n ? n : 1);
-    if (!copy) {
-        srv_reply_error(r, 503, "busy", "Try again shortly.");
-        return;
-    }
-    memcpy(copy, buf + from, n);
-    srv_reply_buffer(r, range ? 206 : 200, it->media_type, copy, n);
+    srv_add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, it->media_type);
     srv_add_header(r, MHD_HTTP_HEADER_ETAG, etag);
     srv_add_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
     /* Private: the URL holds a patron's token. */
@@ -165,43 +181,44 @@ static const char *claim(const json_t *claims, const char *name)
     return json_string_value(json_object_get(claims, name));
 }
 
+struct book_ref {
+    struct srv_books *t;
+    struct srv_book *b;
+};
+
+static void release_book(void *p)
+{
+    struct book_ref *ref = p;
+    srv_book_put(ref->t, ref->b);
+}
+
 void h_content(struct srv_req *r)
 {
     const char *token = srv_param(r, "token"), *path = srv_param(r, "path");
-    json_t *claims = token_claims(r);
-    if (!claims)
+    struct srv_access a;
+    if (srv_loan_access(r, token, &a) != 0)
         return;
-    struct db *db = srv_db(r);
-    if (!db)
-        return;
-    struct lend_content c;
-    struct lend_err err = {0};
-    enum lend_status st = lend_content_loan(db, claim(claims, "loan"), claim(claims, "title"), &c, &err);
-    if (st != LEND_OK) {
-        srv_reply_lend(r, st == LEND_NOT_FOUND ? LEND_UNAUTHORIZED : st, &err);
+    if (strcmp(a.kind, "ebook") != 0) {
+        srv_reply_error(r, 404, "not_found", "Music and films are streamed from their stream link.");
         return;
     }
-    if (!c.active) {
-        srv_reply_error(r, 403, "loan_ended", "This loan has ended; borrow the title again to read it.");
-        return;
-    }
-    if (strcmp(c.kind, "ebook") != 0) {
-        srv_reply_error(r, 404, "not_found", "Streaming is not served here yet.");
-        return;
-    }
-    char file[4400];
-    snprintf(file, sizeof file, "%s/%s", r->srv->cfg.data_dir, c.file_path);
-    struct epub *e;
     struct epub_error ee;
-    /* The file was checked in full at ingest; opening reads its metadata only. */
-    struct epub_limits lim = {.flags = EPUB_SKIP_SCAN};
-    if (epub_open_file(file, &lim, &e, &ee) != 0) {
+    struct srv_book *b = srv_book_get(r->srv->books, r->srv->cfg.data_dir, a.file_path, a.sha256, &ee);
+    if (!b) {
         fprintf(stderr, "level=error rid=%s msg=\"stored book unreadable\" detail=\"%s\"\n", r->rid, ee.message);
         srv_reply_error(r, 500, "internal_error", "This book cannot be opened right now.");
         return;
     }
-    arena_defer(r->arena, close_epub, e);
-    const struct epub_meta *m = epub_meta(e);
+    struct book_ref *ref = arena_alloc(r->arena, sizeof *ref);
+    if (!ref) {
+        srv_book_put(r->srv->books, b);
+        srv_reply_error(r, 503, "busy", "Try again shortly.");
+        return;
+    }
+    ref->t = r->srv->books;
+    ref->b = b;
+    arena_defer(r->arena, release_book, ref);
+    const struct epub_meta *m = srv_book_meta(b);
     if (!strcmp(path, "manifest.json")) {
         char *base = arena_printf(r->arena, "/content/%s/", token);
         char *self = arena_printf(r->arena, "/content/%s/manifest.json", token);
@@ -219,7 +236,7 @@ void h_content(struct srv_req *r)
     /* Only what the package lists is served: never META-INF, never a path outside it. */
     for (size_t i = 0; i < m->n_manifest; i++) {
         if (!m->manifest[i].remote && !strcmp(m->manifest[i].href, path)) {
-            serve_resource(r, e, &m->manifest[i], c.sha256);
+            serve_resource(r, b, i, a.sha256);
             return;
         }
     }

@@ -76,6 +76,8 @@ void srv_loan_token(struct srv_req *r, json_t *loan)
         if (!strcmp(c.kind, "ebook"))
             json_object_set_new(loan, "links", json_pack("{s:s++, s:s+}", "read", "/content/", token,
                                                          "/manifest.json", "download", "/download/", token));
+        else if (!strcmp(c.kind, "audio") || !strcmp(c.kind, "video"))
+            json_object_set_new(loan, "links", json_pack("{s:s++}", "stream", "/stream/", token, "/master.m3u8"));
     }
     free(token);
 }
@@ -176,6 +178,8 @@ void h_loan_return(struct srv_req *r)
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_loan_return(r->db, &r->who, srv_param(r, "id"), &out, &err);
+    if (st == LEND_OK)
+        srv_access_forget(r->srv); /* its links stop now, not when remembered access runs out */
     srv_reply_outcome(r, st, &err, 200, "loan", out);
 }
 

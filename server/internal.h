@@ -29,6 +29,8 @@ struct srv_metrics {
 };
 
 struct lend_keyring;
+struct srv_access_cache;
+struct srv_books;
 
 struct srv {
     struct MHD_Daemon *d;
@@ -40,6 +42,9 @@ struct srv {
     pthread_cond_t cv;
     struct srv_config cfg;
     struct db_pool *pool;
+    struct srv_access_cache *access; /* access.c */
+    atomic_ullong access_gen;
+    struct srv_books *books; /* books.c */
     atomic_int inflight;
     struct srv_metrics m;
 };
@@ -160,8 +165,47 @@ void h_admin_licence_update(struct srv_req *r);
 void h_admin_report_usage(struct srv_req *r);
 void h_loan_token(struct srv_req *r);
 void h_keys(struct srv_req *r);
+/* ---- access.c: the loan behind a content token, remembered for a few seconds ---- */
+
+struct srv_access {
+    char loan[37], title[37];
+    char kind[8];
+    char file_path[256]; /* data-directory-relative */
+    char sha256[65];
+};
+
+struct srv_access_cache *srv_access_new(void);
+void srv_access_free(struct srv_access_cache *c);
+/** Forgets every remembered access: a loan ended in this process. */
+void srv_access_forget(struct srv *s);
+/**
+ * The active loan a content token opens. Returns 0 with *out filled, or -1 having replied
+ * (401 invalid_token / token_expired, 403 loan_ended, 503 when the database is down).
+ */
+int srv_loan_access(struct srv_req *r, const char *token, struct srv_access *out);
+
+/* ---- books.c: open EPUBs shared by the requests reading them ---- */
+
+struct srv_book;
+struct epub_meta;
+struct epub_error;
+struct srv_books *srv_books_new(void);
+void srv_books_free(struct srv_books *t);
+/** The open book with content hash sha (opened from data_dir/file_rel if needed), or NULL. */
+struct srv_book *srv_book_get(struct srv_books *t, const char *data_dir, const char *file_rel, const char *sha,
+                              struct epub_error *err);
+void srv_book_put(struct srv_books *t, struct srv_book *b);
+const struct epub_meta *srv_book_meta(const struct srv_book *b);
+const char *srv_book_path(const struct srv_book *b);
+/** Where a stored entry lies in the book's file (see epub_entry_span()); 0 when compressed. */
+int srv_book_span(const struct srv_book *b, const char *name, uint64_t *offset, uint64_t *size);
+/** Manifest item number item, inflated (a malloc'd copy the caller frees); 0 or -1. */
+int srv_book_read(struct srv_book *b, size_t item, size_t max, unsigned char **buf, size_t *len,
+                  struct epub_error *err);
+
 void h_content(struct srv_req *r);
 void h_download(struct srv_req *r);
+void h_stream(struct srv_req *r);
 void h_portal_app(struct srv_req *r);
 void h_portal_asset(struct srv_req *r);
 void h_portal_vendor(struct srv_req *r);

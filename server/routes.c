@@ -26,6 +26,7 @@ const struct srv_route srv_routes[] = {
     {"GET", "/.well-known/pretnum/keys", h_keys, "keys"},
     {"GET", "/content/{token}/{*path}", h_content, "content"},
     {"GET", "/download/{token}", h_download, "download"},
+    {"GET", "/stream/{token}/{*path}", h_stream, "stream"},
     {"POST", "/api/v1/holds", h_hold_create, "hold_create"},
     {"GET", "/api/v1/holds", h_holds, "holds"},
     {"DELETE", "/api/v1/holds/{id}", h_hold_delete, "hold_delete"},

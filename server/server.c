@@ -798,8 +798,11 @@ static void *sweeper(void *arg)
         pthread_mutex_unlock(&s->mu);
         if (!db)
             db = db_pool_get(s->pool, 1000);
-        if (db && db_ready(db) && lend_sweep(db) < 0)
+        int swept = db && db_ready(db) ? lend_sweep(db) : 0;
+        if (swept < 0)
             fprintf(stderr, "level=warn msg=\"housekeeping of loans and holds failed; will retry\"\n");
+        else if (swept > 0)
+            srv_access_forget(s); /* loans past due were closed */
         /* Keys rotated by `pretnum keys rotate` (on any server) take effect here. */
         char kerr[256];
         struct lend_keyring *fresh = lend_keys_load(s->cfg.data_dir, kerr, sizeof kerr);
@@ -896,7 +899,9 @@ int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t 
         goto fail;
     pthread_rwlock_init(&s->keys_lock, NULL);
     s->pool = db_pool_new(c->conninfo, c->db_pool_size);
-    if (!s->pool) {
+    s->access = srv_access_new();
+    s->books = srv_books_new();
+    if (!s->pool || !s->access || !s->books) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -936,6 +941,8 @@ int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t 
 fail:
     lend_keys_free(s->keys);
     db_pool_free(s->pool);
+    srv_access_free(s->access);
+    srv_books_free(s->books);
     free(s->m.requests);
     free(s);
     return -1;
@@ -969,6 +976,8 @@ void srv_stop(struct srv *s, int grace_ms)
     lend_keys_free(s->keys);
     pthread_rwlock_destroy(&s->keys_lock);
     db_pool_free(s->pool);
+    srv_access_free(s->access);
+    srv_books_free(s->books);
     free(s->m.requests);
     free(s);
 }

@@ -243,6 +243,15 @@ const struct epub_meta *epub_meta(const struct epub *e);
 int epub_entry_size(const struct epub *e, const char *name, uint64_t *size);
 
 /**
+ * Where a stored (uncompressed) entry's bytes lie in the file: returns 1 and sets *offset
+ * and *size, so that they can be sent straight from the file (sendfile), or returns 0 when
+ * the entry is absent, compressed, or e was opened from a buffer. The layout was checked
+ * at open: the range lies inside the file and overlaps no other entry. Thread-safe, like
+ * epub_meta() and epub_entry_size(): it only reads what opening built.
+ */
+int epub_entry_span(const struct epub *e, const char *name, uint64_t *offset, uint64_t *size);
+
+/**
  * Reads the entry named exactly name, inflating at most max bytes (declared sizes are not
  * trusted: the bytes really produced are counted). Returns 0 with *buf set to a malloc'd
  * buffer of *len bytes followed by one NUL (not counted), which the caller now owns and

@@ -122,6 +122,12 @@ enum lend_status lend_content_loan(struct db *db, const char *loan_id, const cha
                                    struct lend_content *out, struct lend_err *err);
 
 /**
+ * Records that a stream of an active loan starts (a 'stream_start' usage event).
+ * LEND_FORBIDDEN "loan_ended" when the loan is no longer active.
+ */
+enum lend_status lend_stream_start(struct db *db, const char *loan_id, struct lend_err *err);
+
+/**
  * Usage per title and month in who's scope between from and to (YYYY-MM-DD, to exclusive):
  * {"items": [{title_id, title, month, loans, renewals, streams, unique_patrons, turnaways,
  * turnaways_no_copy, turnaways_no_licence, turnaways_limit, holds_placed}]}.

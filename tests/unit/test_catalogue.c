@@ -166,8 +166,6 @@ static void test_valid_media(void **state)
         const char *codec;
     } cases[] = {
         {"media/valid/h264-aac-publicdomain-sample.mp4", "video", 30.08, "h264"},
-        {"media/valid/mediabunny-trim-buck-bunny-vp9-opus.webm", "video", 5.02, "vp9"},
-        {"media/valid/mediabunny-frames-vp9-single-gop.webm", "video", 3.333, "vp9"},
         {"media/valid/mewkiz-44127-8bit-mono-22254hz.flac", "audio", 4.3829, "flac"},
         {"media/valid/mozilla-48k-mono-vorbis.ogg", "audio", 10.734, "vorbis"},
     };
@@ -233,6 +231,10 @@ static void test_invalid_files_leave_nothing(void **state)
         {"media/invalid/sitkevij-chunk_out_of_range.mp4", "media_unreadable"},
         {"media/invalid/mozilla-r11025_u8_c1_trunc.wav", "truncated_file"},
         {"media/invalid/matroska-no_DocType.mkv", "invalid_container"},
+        /* Valid files, but VP9 is not played by every browser's HLS: refused at import, so
+         * that no patron borrows a film that cannot play (see include/pretnum/hls.h). */
+        {"media/valid/mediabunny-trim-buck-bunny-vp9-opus.webm", "unstreamable_video"},
+        {"media/valid/mediabunny-frames-vp9-single-gop.webm", "unstreamable_video"},
     };
     char *before = t_sql_value(fx.ci, "SELECT count(*) FROM title");
     char files[4096];

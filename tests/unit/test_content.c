@@ -7,22 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pretnum/catalogue.h"
 #include "pretnum/db.h"
+#include "pretnum/epub.h"
 #include "pretnum/media.h"
+#include "pretnum/publication.h"
 #include "pretnum/server.h"
 #include "testdb.h"
 
-static struct {
-    char *ci, *data;
-    struct db *db;
-    struct srv *srv;
-    int port;
-    char tok[44];
-    char titles[8][37];
-    int n;
-} fx;
+static struct t_books fx;
 
 static const char *const books[] = {
     "epub/valid/epubcheck-epub2-ocf-minimal-valid.epub", "epub/valid/idpf-childrens-literature.epub",
@@ -34,59 +29,19 @@ static const char *const books[] = {
 static int setup(void **state)
 {
     (void)state;
-    if (sodium_init() < 0)
-        return -1;
-    media_init();
-    fx.ci = t_db_create();
-    fx.data = t_tmpdir("content");
-    char err[256];
-    fx.db = db_open(fx.ci, err, sizeof err);
-    if (!fx.db)
-        return -1;
-    t_sql(fx.ci, "INSERT INTO consortium (id, name) VALUES ('aaaaaaaa-0000-0000-0000-000000000000', 'A');"
-                 "INSERT INTO library (id, consortium_id, code, name, max_loans) VALUES"
-                 " ('11111111-0000-0000-0000-000000000000', 'aaaaaaaa-0000-0000-0000-000000000000', 'L1', 'One', 20);"
-                 "INSERT INTO patron (library_id, card, password_hash) VALUES"
-                 " ('11111111-0000-0000-0000-000000000000', 'c', 'x')");
-    for (size_t i = 0; i < sizeof books / sizeof *books; i++) {
-        bool existed;
-        struct lend_err le = {0};
-        if (lend_import(fx.db, fx.data, t_corpus(books[i]), NULL, fx.titles[fx.n], &existed, &le) != LEND_OK) {
-            fprintf(stderr, "%s: %s\n", books[i], le.message);
-            return -1;
-        }
-        fx.n++;
-    }
-    t_sql(fx.ci, "INSERT INTO licence (title_id, consortium_id, concurrency)"
-                 " SELECT id, 'aaaaaaaa-0000-0000-0000-000000000000', 1 FROM title");
-    char *id = t_sql_value(fx.ci, "SELECT id FROM patron");
-    t_session(fx.ci, id, NULL, fx.tok);
-    free(id);
-    struct srv_config cfg = {.conninfo = fx.ci, .data_dir = fx.data, .threads = 2, .quiet = true,
-                             .sweep_interval_s = -1};
-    if (srv_start(&cfg, &fx.srv, err, sizeof err) != 0)
-        return -1;
-    fx.port = srv_port(fx.srv);
-    return 0;
+    return t_books_setup(&fx, "content", "One", books, (int)(sizeof books / sizeof *books));
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    srv_stop(fx.srv, 1000);
-    db_close(fx.db);
-    t_db_drop(fx.ci);
-    t_rmtree(fx.data);
-    free(fx.data);
+    t_books_teardown(&fx);
     return 0;
 }
 
 static long call(struct t_resp *r, const char *method, const char *path, const char *body)
 {
-    char auth[100];
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", fx.tok);
-    const char *hs[] = {auth, "Content-Type: application/json", NULL};
-    return t_http(r, fx.port, method, path, body, hs);
+    return t_call(r, fx.port, fx.tok, method, path, body);
 }
 
 /* Borrows a title and returns its read link (malloc'd) and loan id. */
@@ -212,12 +167,106 @@ static void test_ranges_validators_sandbox(void **state)
     free(read);
 }
 
+/* The link of the loan of book b (borrowed by test_every_book_reads), malloc'd. */
+static char *read_link(int b, char loan[64])
+{
+    struct t_resp r;
+    assert_int_equal(call(&r, "GET", "/api/v1/loans", NULL), 200);
+    json_t *items = json_object_get(r.json, "items");
+    char *read = NULL;
+    size_t i;
+    json_t *l;
+    json_array_foreach(items, i, l) {
+        if (!strcmp(json_string_value(json_object_get(l, "title_id")), fx.titles[b])) {
+            read = strdup(json_string_value(json_object_get(json_object_get(l, "links"), "read")));
+            snprintf(loan, 64, "%s", json_string_value(json_object_get(l, "id")));
+        }
+    }
+    t_resp_free(&r);
+    assert_non_null(read);
+    return read;
+}
+
+/* Entries stored uncompressed go out straight from the file: whole and in ranges, the
+ * same bytes as the archive holds. */
+static void test_stored_entries_sent_from_file(void **state)
+{
+    (void)state;
+    int b = 6; /* the fixed-layout book stores its images */
+    char loan[64];
+    char *read = read_link(b, loan);
+    struct epub *e;
+    struct epub_error ee;
+    assert_int_equal(epub_open_file(t_corpus(books[b]), NULL, &e, &ee), 0);
+    const struct epub_meta *m = epub_meta(e);
+    char *base = strdup(read);
+    *strstr(base, "manifest.json") = 0;
+    int stored = 0;
+    for (size_t i = 0; i < m->n_manifest; i++) {
+        uint64_t off, size;
+        if (m->manifest[i].remote || !epub_entry_span(e, m->manifest[i].href, &off, &size) || size < 100)
+            continue;
+        unsigned char *want;
+        size_t len;
+        assert_int_equal(epub_read_entry(e, m->manifest[i].href, 64u << 20, &want, &len, &ee), 0);
+        char *enc = lend_path_encode(m->manifest[i].href);
+        char url[4096];
+        snprintf(url, sizeof url, "%s%s", base, enc);
+        free(enc);
+        struct t_resp whole, part;
+        assert_int_equal(t_http(&whole, fx.port, "GET", url, NULL, NULL), 200);
+        assert_int_equal(whole.len, len);
+        assert_memory_equal(whole.body, want, len);
+        assert_string_equal(t_resp_header(&whole, "Content-Type"), m->manifest[i].media_type);
+        const char *range[] = {"Range: bytes=50-", NULL};
+        assert_int_equal(t_http(&part, fx.port, "GET", url, NULL, range), 206);
+        assert_int_equal(part.len, len - 50);
+        assert_memory_equal(part.body, want + 50, len - 50);
+        t_resp_free(&part);
+        t_resp_free(&whole);
+        free(want);
+        stored++;
+    }
+    epub_close(e);
+    assert_true(stored >= 3);
+    free(base);
+    free(read);
+}
+
+/* A loan ended by another server (here: straight in the database) stops within the
+ * time access is remembered (10 s), well inside the 60 s the API promises. */
+static void test_ended_elsewhere_stops_soon(void **state)
+{
+    (void)state;
+    char loan[64];
+    char *read = read_link(0, loan);
+    struct t_resp r;
+    assert_int_equal(t_http(&r, fx.port, "GET", read, NULL, NULL), 200); /* remembered now */
+    t_resp_free(&r);
+    char sql[256];
+    snprintf(sql, sizeof sql, "UPDATE loan SET ended = now(), end_reason = 'revoked' WHERE id = '%s'", loan);
+    t_sql(fx.ci, sql);
+    int waited_ms = 0;
+    while (t_http(&r, fx.port, "GET", read, NULL, NULL) == 200 && waited_ms < 20000) {
+        t_resp_free(&r);
+        usleep(250000);
+        waited_ms += 250;
+    }
+    assert_int_equal(r.status, 403);
+    assert_string_equal(t_err_code(&r), "loan_ended");
+    t_resp_free(&r);
+    assert_true(waited_ms <= 11000);
+    free(read);
+}
+
 int main(void)
 {
     t_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_book_reads),
         cmocka_unit_test(test_ranges_validators_sandbox),
+        cmocka_unit_test(test_stored_entries_sent_from_file),
+        cmocka_unit_test(test_ended_elsewhere_stops_soon),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -22,15 +22,7 @@
 #include "pretnum/watermark.h"
 #include "testdb.h"
 
-static struct {
-    char *ci, *data, *out;
-    struct db *db;
-    struct srv *srv;
-    int port;
-    char tok[44];
-    char titles[8][37];
-    int n;
-} fx;
+static struct t_books fx;
 
 static const char *const books[] = {
     "epub/valid/epubcheck-epub2-ocf-minimal-valid.epub", "epub/valid/idpf-childrens-literature.epub",
@@ -40,66 +32,27 @@ static const char *const books[] = {
 };
 #define N_BOOKS (sizeof books / sizeof *books)
 
+static char *out_dir;
+
 static int setup(void **state)
 {
     (void)state;
-    if (sodium_init() < 0)
-        return -1;
-    media_init();
-    fx.ci = t_db_create();
-    fx.data = t_tmpdir("download");
-    fx.out = t_tmpdir("download-out");
-    char err[256];
-    fx.db = db_open(fx.ci, err, sizeof err);
-    if (!fx.db)
-        return -1;
-    t_sql(fx.ci, "INSERT INTO consortium (id, name) VALUES ('aaaaaaaa-0000-0000-0000-000000000000', 'A');"
-                 "INSERT INTO library (id, consortium_id, code, name, max_loans) VALUES"
-                 " ('11111111-0000-0000-0000-000000000000', 'aaaaaaaa-0000-0000-0000-000000000000', 'L1',"
-                 "  'Médiathèque <Jules> & Cie', 20);"
-                 "INSERT INTO patron (library_id, card, password_hash) VALUES"
-                 " ('11111111-0000-0000-0000-000000000000', 'c', 'x')");
-    for (size_t i = 0; i < N_BOOKS; i++) {
-        bool existed;
-        struct lend_err le = {0};
-        if (lend_import(fx.db, fx.data, t_corpus(books[i]), NULL, fx.titles[fx.n], &existed, &le) != LEND_OK) {
-            fprintf(stderr, "%s: %s\n", books[i], le.message);
-            return -1;
-        }
-        fx.n++;
-    }
-    t_sql(fx.ci, "INSERT INTO licence (title_id, consortium_id, concurrency)"
-                 " SELECT id, 'aaaaaaaa-0000-0000-0000-000000000000', 1 FROM title");
-    char *id = t_sql_value(fx.ci, "SELECT id FROM patron");
-    t_session(fx.ci, id, NULL, fx.tok);
-    free(id);
-    struct srv_config cfg = {.conninfo = fx.ci, .data_dir = fx.data, .threads = 2, .quiet = true,
-                             .sweep_interval_s = -1};
-    if (srv_start(&cfg, &fx.srv, err, sizeof err) != 0)
-        return -1;
-    fx.port = srv_port(fx.srv);
-    return 0;
+    out_dir = t_tmpdir("download-out");
+    return t_books_setup(&fx, "download", "Médiathèque <Jules> & Cie", books, (int)N_BOOKS);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    srv_stop(fx.srv, 1000);
-    db_close(fx.db);
-    t_db_drop(fx.ci);
-    t_rmtree(fx.data);
-    t_rmtree(fx.out);
-    free(fx.data);
-    free(fx.out);
+    t_books_teardown(&fx);
+    t_rmtree(out_dir);
+    free(out_dir);
     return 0;
 }
 
 static long call(struct t_resp *r, const char *method, const char *path, const char *body)
 {
-    char auth[100];
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", fx.tok);
-    const char *hs[] = {auth, "Content-Type: application/json", NULL};
-    return t_http(r, fx.port, method, path, body, hs);
+    return t_call(r, fx.port, fx.tok, method, path, body);
 }
 
 /* Borrows a title: its download link (malloc'd) and loan id. */
@@ -196,7 +149,7 @@ static void test_every_book_downloads_marked(void **state)
         assert_memory_equal(r.body + 30, "mimetypeapplication/epub+zip", 28);
 
         char path[4200];
-        snprintf(path, sizeof path, "%s/%d.epub", fx.out, i);
+        snprintf(path, sizeof path, "%s/%d.epub", out_dir, i);
         write_file(path, r.body, r.len);
         same_resources(t_corpus(books[i]), path, &compared);
 
@@ -231,7 +184,7 @@ static void test_epubcheck_finds_nothing_new(void **state)
     int clean = 0;
     for (int i = 0; i < fx.n; i++) {
         char path[4200];
-        snprintf(path, sizeof path, "%s/%d.epub", fx.out, i);
+        snprintf(path, sizeof path, "%s/%d.epub", out_dir, i);
         struct stat st;
         assert_int_equal(stat(path, &st), 0); /* written by the test before */
         struct verdict copy = epubcheck(path);
@@ -330,7 +283,7 @@ static const struct lend_mark mark = {.loan_id = "0b7c3a52-8f0e-4c5e-9d55-2f1e2d
 static size_t notice_position(const char *book, size_t *n_spine)
 {
     char dst[4200];
-    snprintf(dst, sizeof dst, "%s/position.epub", fx.out);
+    snprintf(dst, sizeof dst, "%s/position.epub", out_dir);
     unlink(dst);
     struct epub_error ee = {0};
     assert_int_equal(lend_watermark_epub(t_corpus(book), &mark, dst, &ee), 0);
@@ -367,7 +320,7 @@ static void test_failures_leave_nothing(void **state)
 {
     (void)state;
     char dir[4200], dst[4300];
-    snprintf(dir, sizeof dir, "%s/fail", fx.out);
+    snprintf(dir, sizeof dir, "%s/fail", out_dir);
     assert_int_equal(mkdir(dir, 0700), 0);
     snprintf(dst, sizeof dst, "%s/x.epub", dir);
     struct epub_error ee = {0};

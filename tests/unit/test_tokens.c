@@ -138,6 +138,27 @@ static void test_token_on_loan(void **state)
     char *bad = strdup(token);
     bad[20] = bad[20] == 'A' ? 'B' : 'A';
     assert_null(verify(bad));
+
+    /* An independent implementation (the npm paseto package) verifies it too, from the
+     * published keys alone, and refuses the tampered one. */
+    struct t_resp keys;
+    assert_int_equal(t_http(&keys, fx.port, "GET", "/.well-known/pretnum/keys", NULL, NULL), 200);
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd, "node tests/js/verify_token.mjs '%s' '%s'", keys.body, token);
+    assert_int_equal(t_cmd(cmd, &out), 0);
+    json_t *js = json_loads(out, 0, NULL);
+    assert_non_null(js);
+    assert_string_equal(json_string_value(json_object_get(js, "loan")), json_string_value(json_object_get(loan, "id")));
+    char *sub = t_sql_value(fx.ci, "SELECT pseudonym FROM patron");
+    assert_string_equal(json_string_value(json_object_get(js, "sub")), sub);
+    assert_string_equal(json_string_value(json_object_get(js, "kind")), "ebook");
+    free(sub);
+    json_decref(js);
+    free(out);
+    snprintf(cmd, sizeof cmd, "node tests/js/verify_token.mjs '%s' '%s'", keys.body, bad);
+    assert_int_not_equal(t_cmd(cmd, &out), 0);
+    free(out);
+    t_resp_free(&keys);
     free(bad);
     t_resp_free(&r);
 }

@@ -1,5 +1,10 @@
 #include "testdb.h"
 
+#include "pretnum/catalogue.h"
+#include "pretnum/db.h"
+#include "pretnum/media.h"
+#include "pretnum/server.h"
+
 #include <sodium.h>
 
 #include <stdio.h>
@@ -310,4 +315,67 @@ void t_session(const char *conninfo, const char *patron_id, const char *staff_id
              hex, patron_id ? "'" : "", patron_id ? patron_id : "NULL", patron_id ? "'" : "", staff_id ? "'" : "",
              staff_id ? staff_id : "NULL", staff_id ? "'" : "");
     t_sql(conninfo, sql);
+}
+
+long t_call(struct t_resp *out, int port, const char *token, const char *method, const char *path,
+            const char *body)
+{
+    char auth[100];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    const char *hs[] = {auth, "Content-Type: application/json", NULL};
+    return t_http(out, port, method, path, body, hs);
+}
+
+int t_books_setup(struct t_books *fx, const char *tag, const char *library_name, const char *const *books, int n)
+{
+    if (sodium_init() < 0 || n > 16)
+        return -1;
+    media_init();
+    memset(fx, 0, sizeof *fx);
+    fx->ci = t_db_create();
+    fx->data = t_tmpdir(tag);
+    char err[256];
+    fx->db = db_open(fx->ci, err, sizeof err);
+    if (!fx->db)
+        return -1;
+    char *lib = NULL;
+    if (asprintf(&lib,
+                 "INSERT INTO consortium (id, name) VALUES ('aaaaaaaa-0000-0000-0000-000000000000', 'A');"
+                 "INSERT INTO library (id, consortium_id, code, name, max_loans) VALUES"
+                 " ('11111111-0000-0000-0000-000000000000', 'aaaaaaaa-0000-0000-0000-000000000000', 'L1', $$%s$$, 20);"
+                 "INSERT INTO patron (library_id, card, password_hash) VALUES"
+                 " ('11111111-0000-0000-0000-000000000000', 'c', 'x')",
+                 library_name) < 0)
+        return -1;
+    t_sql(fx->ci, lib);
+    free(lib);
+    for (int i = 0; i < n; i++) {
+        bool existed;
+        struct lend_err le = {0};
+        if (lend_import(fx->db, fx->data, t_corpus(books[i]), NULL, fx->titles[fx->n], &existed, &le) != LEND_OK) {
+            fprintf(stderr, "%s: %s\n", books[i], le.message);
+            return -1;
+        }
+        fx->n++;
+    }
+    t_sql(fx->ci, "INSERT INTO licence (title_id, consortium_id, concurrency)"
+                  " SELECT id, 'aaaaaaaa-0000-0000-0000-000000000000', 1 FROM title");
+    char *id = t_sql_value(fx->ci, "SELECT id FROM patron");
+    t_session(fx->ci, id, NULL, fx->tok);
+    free(id);
+    struct srv_config cfg = {.conninfo = fx->ci, .data_dir = fx->data, .threads = 2, .quiet = true,
+                             .sweep_interval_s = -1};
+    if (srv_start(&cfg, &fx->srv, err, sizeof err) != 0)
+        return -1;
+    fx->port = srv_port(fx->srv);
+    return 0;
+}
+
+void t_books_teardown(struct t_books *fx)
+{
+    srv_stop(fx->srv, 1000);
+    db_close(fx->db);
+    t_db_drop(fx->ci);
+    t_rmtree(fx->data);
+    free(fx->data);
 }

@@ -79,4 +79,29 @@ void t_session(const char *conninfo, const char *patron_id, const char *staff_id
  */
 long t_upload(struct t_resp *out, int port, const char *path, const char *file, const char *const *fields,
               const char *const *headers);
+/** t_http() with "Authorization: Bearer token" and a JSON content type. */
+long t_call(struct t_resp *out, int port, const char *token, const char *method, const char *path,
+            const char *body);
+
+/*
+ * A lending fixture: consortium "A" with library "L1" (named library_name), one patron
+ * with a session (tok), the given corpus books imported with one consortium licence of
+ * one copy each (titles[i]), and a server on a free port. The tests that read and
+ * download books share it.
+ */
+struct srv;
+struct db;
+struct t_books {
+    char *ci, *data;
+    struct db *db;
+    struct srv *srv;
+    int port;
+    char tok[44];
+    char titles[16][37];
+    int n;
+};
+int t_books_setup(struct t_books *fx, const char *tag, const char *library_name, const char *const *books,
+                  int n);
+void t_books_teardown(struct t_books *fx);
+
 #endif

@@ -1,0 +1,99 @@
+/*
+ * HLS packaging of the catalogue's music and films: one pass over an untrusted file (read
+ * under media.h's limits) writes an HLS presentation of fragmented MP4 (CMAF) segments.
+ *
+ * Packaged at ingest, not on the fly: the segments are ordinary files, so the server hands
+ * them to the kernel (sendfile through MHD_create_response_from_fd) and a CDN can keep
+ * them; the playlists are written once with the segments' real durations; and the work
+ * that can fail on a hostile file (demuxing, decoding) happens once, before the title
+ * exists, where a failure is a clear refusal at import rather than a stream that breaks in
+ * a patron's browser. The price is disk: a copy of the media (remuxed, so about the size of
+ * the original) beside the original. A remux is a single sequential pass, about as fast as
+ * `ffmpeg -c copy -f hls`.
+ *
+ * What is written into dir:
+ *   master.m3u8   the multivariant playlist: one variant with BANDWIDTH, AVERAGE-BANDWIDTH,
+ *                 CODECS (and RESOLUTION, FRAME-RATE for films)
+ *   index.m3u8    the media playlist: VERSION 7, VOD, ENDLIST, INDEPENDENT-SEGMENTS,
+ *                 EXT-X-MAP, one EXTINF per segment with its real duration
+ *   init.mp4      the initialisation segment (ftyp + moov)
+ *   seg-NNNNN.m4s the media segments (moof + mdat), each starting on a keyframe
+ * Every URI in the playlists is relative and names a file of the same directory.
+ *
+ * Codecs. Video: H.264 (Constrained Baseline, Main or High, 8-bit 4:2:0) is copied as it
+ * is; any other video codec (VP8, VP9, AV1, HEVC, MPEG-4 Part 2...) or H.264 profile is
+ * refused: Safari's HLS does not play VP9 or AV1 in fMP4, Chromium's MSE does not decode
+ * HEVC without hardware support, and a title that plays in some browsers only would be a
+ * broken promise. Audio: AAC (LC, HE, HE v2) is copied; anything else libavcodec decodes
+ * (MP3, FLAC, Vorbis, Opus, PCM, ALAC...) is re-encoded to AAC-LC at 44.1 or 48 kHz, mono
+ * or stereo (MP3 too: hls.js and Chromium do not play MP3 in fMP4, nor does Apple list it). Only the first video stream (cover pictures excluded) and the first
+ * audio stream are kept.
+ *
+ * Thread-safe after media_init(); each call keeps its state to itself.
+ */
+#ifndef PRETNUM_HLS_H
+#define PRETNUM_HLS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pretnum/media.h"
+
+/*
+ * Error codes (media_error.code) beyond media.h's (media_unreadable, unsupported_format,
+ * no_media_stream, probe_timeout...):
+ *   unstreamable_video  a video codec or H.264 profile browsers do not all play
+ *   unstreamable_audio  audio that can be neither copied nor decoded
+ *   packaging_failed    the media could not be written as fMP4 (broken timestamps, a
+ *                       segment or output too large, a write error)
+ */
+extern const char HLS_UNSTREAMABLE_VIDEO[];
+extern const char HLS_UNSTREAMABLE_AUDIO[];
+extern const char HLS_PACKAGING_FAILED[];
+
+/** Wished segment duration in seconds: segments are cut at the first keyframe after it. */
+#define HLS_TARGET_S 6.0
+
+/** Bounds of one packaging; zero fields take the defaults. */
+struct hls_options {
+    double deadline_s;      /* wall-clock bound on the whole pass; default 1800 s */
+    double target_s;        /* segment duration aimed at; default HLS_TARGET_S */
+    int64_t max_output;     /* bytes written at most; default 4 x input + 64 MiB */
+};
+
+/** What was written. */
+struct hls_result {
+    enum media_kind kind;   /* video when a video stream was packaged */
+    double duration_s;      /* sum of the segments' EXTINF */
+    double max_segment_s;   /* the longest EXTINF */
+    int segments;
+    int target_duration;    /* EXT-X-TARGETDURATION */
+    int64_t bandwidth;      /* peak segment bit rate, bits/s */
+    int64_t average_bandwidth;
+    int64_t bytes;          /* init + segments */
+    char codecs[64];        /* the CODECS attribute, e.g. "avc1.64001f,mp4a.40.2" */
+    bool audio_reencoded;
+};
+
+/**
+ * Packages the regular file at path into the existing, empty directory dir. On success
+ * returns 0 and fills *out (when not NULL). On failure returns -1 and fills *err; files
+ * already written in dir stay there: the caller removes the directory (hls_remove_dir).
+ */
+int hls_package_file(const char *path, const char *dir, const struct hls_options *opt,
+                     struct hls_result *out, struct media_error *err);
+
+/**
+ * The same on len bytes in memory, with dir NULL to write nothing (the fuzz target):
+ * every byte is produced and counted, none kept.
+ */
+int hls_package_buffer(const void *data, size_t len, const char *dir, const struct hls_options *opt,
+                       struct hls_result *out, struct media_error *err);
+
+/** Removes dir and the files of one level in it (a presentation). 0, or -1 with errno. */
+int hls_remove_dir(const char *dir);
+
+/** True when name is a file a presentation holds (as listed above; no path separator). */
+bool hls_valid_name(const char *name);
+
+#endif

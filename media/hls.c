@@ -1,0 +1,927 @@
+/*
+ * The HLS packager (see include/pretnum/hls.h for why at ingest). One pass: packets are
+ * read from the hardened input (media/internal.h), copied or (audio only) re-encoded to
+ * AAC, and fed to libavformat's mp4 muxer in fragmented mode with frag_custom, so that a
+ * fragment ends exactly where this file decides. The muxer writes through one custom
+ * AVIOContext whose sink is switched from init.mp4 to each segment file between
+ * fragments; the cut points and the EXTINF values come from the same timestamps, so the
+ * playlist and the segments cannot disagree.
+ */
+#include "pretnum/hls.h"
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/audio_fifo.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/opt.h>
+#include <libswresample/swresample.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+const char HLS_UNSTREAMABLE_VIDEO[] = "unstreamable_video";
+const char HLS_UNSTREAMABLE_AUDIO[] = "unstreamable_audio";
+const char HLS_PACKAGING_FAILED[] = "packaging_failed";
+
+#define DEFAULT_DEADLINE_S 1800.0
+#define MAX_SEGMENTS 100000 /* 6 s each: a week of media */
+#define IO_BUFFER_SIZE 65536
+#define MAX_SEGMENT_S 600.0
+#define VIDEO_QUEUE 32 /* a longer GOP is not a stream anyone can seek in */
+
+struct segment {
+    double start; /* seconds, on the reference stream's clock */
+    int64_t bytes;
+};
+
+/* Audio re-encoding state. */
+struct recode {
+    AVCodecContext *dec, *enc;
+    SwrContext *swr;
+    AVAudioFifo *fifo;
+    AVFrame *in, *out;
+    int64_t next_pts; /* in 1/sample_rate */
+    int64_t first_pts; /* the first decoded sample's time, in 1/sample_rate */
+    bool started;
+};
+
+struct pkg {
+    const char *dir;
+    struct media_error *err;
+    struct media_input *in;
+    AVFormatContext *ic, *oc;
+    AVIOContext *pb;
+    int fd;            /* the current output file, -1 for none (dir NULL: count only) */
+    int64_t written;   /* bytes into the current file */
+    int64_t total;     /* bytes into every file */
+    int64_t max_output;
+    int vi, ai;        /* input stream indexes, -1 when absent */
+    int ov, oa;        /* output stream indexes */
+    int ref;           /* output stream whose timestamps cut segments */
+    struct recode rc;
+    double target;
+    struct segment *seg;
+    int nseg, capseg;
+    bool seg_open;     /* the current segment has packets of the reference stream */
+    double ref_end;    /* end of the last reference packet (pts + duration), seconds */
+    double ref_first;
+    bool have_ref;
+    int64_t last_dts[2];
+    char codecs[64];
+    AVPacket *vq[VIDEO_QUEUE]; /* video packets waiting for a decoding time */
+    int nvq;
+    int werr;          /* errno of a failed write */
+};
+
+static int failf(struct pkg *p, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int failf(struct pkg *p, const char *code, const char *fmt, ...)
+{
+    if (p->err && !p->err->code) {
+        p->err->code = code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->err->message, sizeof p->err->message, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* The AVIOContext's sink: the current file, or nothing when only counting. */
+static int sink_write(void *opaque, uint8_t *buf, int size)
+{
+    struct pkg *p = opaque;
+    if (size <= 0)
+        return 0;
+    if (p->total + size > p->max_output)
+        return AVERROR(EFBIG);
+    if (p->fd >= 0) {
+        size_t off = 0;
+        while (off < (size_t)size) {
+            ssize_t w = write(p->fd, buf + off, (size_t)size - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                p->werr = w < 0 ? errno : EIO;
+                return AVERROR(p->werr);
+            }
+            off += (size_t)w;
+        }
+    }
+    p->written += size;
+    p->total += size;
+    return size;
+}
+
+static int open_out(struct pkg *p, const char *name)
+{
+    p->written = 0;
+    if (!p->dir)
+        return 0;
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", p->dir, name) >= sizeof path)
+        return failf(p, HLS_PACKAGING_FAILED, "the presentation's path is too long");
+    p->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (p->fd < 0)
+        return failf(p, HLS_PACKAGING_FAILED, "could not create %s: %s", name, strerror(errno));
+    return 0;
+}
+
+static int close_out(struct pkg *p)
+{
+    avio_flush(p->pb);
+    if (p->pb->error < 0 || p->werr) {
+        if (p->fd >= 0)
+            close(p->fd);
+        p->fd = -1;
+        return failf(p, HLS_PACKAGING_FAILED, "could not write the presentation: %s",
+                     p->werr ? strerror(p->werr) : av_err2str(p->pb->error));
+    }
+    if (p->fd >= 0 && close(p->fd) != 0) {
+        p->fd = -1;
+        return failf(p, HLS_PACKAGING_FAILED, "could not write the presentation: %s", strerror(errno));
+    }
+    p->fd = -1;
+    return 0;
+}
+
+static int write_text(struct pkg *p, const char *name, const char *text, size_t len)
+{
+    if (open_out(p, name) != 0)
+        return -1;
+    int rc = sink_write(p, (uint8_t *)(uintptr_t)text, (int)len) == (int)len ? 0 : -1;
+    if (p->fd >= 0 && close(p->fd) != 0)
+        rc = -1;
+    p->fd = -1;
+    return rc == 0 ? 0 : failf(p, HLS_PACKAGING_FAILED, "could not write %s", name);
+}
+
+/* ---- codecs ---- */
+
+/* The RFC 6381 name of an H.264 stream, from its avcC or its first SPS; 0 or -1. */
+static int avc1_name(const AVCodecParameters *par, char *out, size_t cap)
+{
+    const uint8_t *x = par->extradata;
+    int n = par->extradata_size;
+    if (x && n >= 4 && x[0] == 1) {
+        snprintf(out, cap, "avc1.%02x%02x%02x", x[1], x[2], x[3]);
+        return 0;
+    }
+    for (int i = 0; x && i + 4 < n; i++) { /* Annex B: 00 00 01 then the NAL header */
+        if (x[i] == 0 && x[i + 1] == 0 && x[i + 2] == 1 && (x[i + 3] & 0x1f) == 7 && i + 6 < n) {
+            snprintf(out, cap, "avc1.%02x%02x%02x", x[i + 4], x[i + 5], x[i + 6]);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The browsers' H.264: Constrained Baseline, Main, High; 8-bit 4:2:0. */
+static bool playable_h264(const AVCodecParameters *par)
+{
+    int prof = par->profile & ~FF_PROFILE_H264_CONSTRAINED;
+    bool profile_ok = par->profile == FF_PROFILE_UNKNOWN || prof == FF_PROFILE_H264_BASELINE ||
+                      prof == FF_PROFILE_H264_MAIN || prof == FF_PROFILE_H264_HIGH;
+    bool format_ok = par->format == AV_PIX_FMT_NONE || par->format == AV_PIX_FMT_YUV420P ||
+                     par->format == AV_PIX_FMT_YUVJ420P;
+    return profile_ok && format_ok;
+}
+
+/* AAC's audio object type: from the AudioSpecificConfig, else the profile. */
+static int aac_object_type(const AVCodecParameters *par)
+{
+    if (par->extradata && par->extradata_size >= 2) {
+        int aot = par->extradata[0] >> 3;
+        if (aot == 31)
+            aot = 32 + ((par->extradata[0] & 7) << 3 | par->extradata[1] >> 5);
+        return aot;
+    }
+    return par->profile >= 0 ? par->profile + 1 : 2;
+}
+
+/*
+ * AAC is copied. MP3 is not, although MP4 can hold it: hls.js refuses the CODECS value
+ * "mp4a.6B" and Chromium's MSE rejects MP3 appended as "mp4a.40.34" (tests/js/
+ * test_player.mjs saw both), and Apple's HLS authoring specification lists no MP3 in
+ * fMP4. So MP3 is re-encoded to AAC like FLAC, Vorbis, Opus and PCM.
+ */
+static bool copyable_audio(const AVCodecParameters *par)
+{
+    if (par->codec_id != AV_CODEC_ID_AAC)
+        return false;
+    int aot = aac_object_type(par);
+    return (aot == 2 || aot == 5 || aot == 29) && par->ch_layout.nb_channels >= 1 && par->ch_layout.nb_channels <= 8;
+}
+
+/* ---- audio re-encoding ---- */
+
+static void recode_free(struct recode *rc)
+{
+    avcodec_free_context(&rc->dec);
+    avcodec_free_context(&rc->enc);
+    swr_free(&rc->swr);
+    if (rc->fifo)
+        av_audio_fifo_free(rc->fifo);
+    rc->fifo = NULL;
+    av_frame_free(&rc->in);
+    av_frame_free(&rc->out);
+}
+
+static int recode_open(struct pkg *p, const AVStream *st)
+{
+    struct recode *rc = &p->rc;
+    const AVCodec *dc = avcodec_find_decoder(st->codecpar->codec_id);
+    const AVCodec *ec = avcodec_find_encoder(AV_CODEC_ID_AAC);
+    if (!dc)
+        return failf(p, HLS_UNSTREAMABLE_AUDIO, "could not stream %s: its %s audio cannot be decoded",
+                     media_input_name(p->in), avcodec_get_name(st->codecpar->codec_id));
+    if (!ec)
+        return failf(p, HLS_PACKAGING_FAILED, "no AAC encoder in this build of libavcodec");
+    if (!(rc->dec = avcodec_alloc_context3(dc)) || avcodec_parameters_to_context(rc->dec, st->codecpar) < 0)
+        return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory opening a decoder");
+    rc->dec->pkt_timebase = st->time_base;
+    rc->dec->thread_count = 1;
+    if (avcodec_open2(rc->dec, dc, NULL) < 0)
+        return failf(p, HLS_UNSTREAMABLE_AUDIO, "could not stream %s: its %s audio cannot be decoded",
+                     media_input_name(p->in), avcodec_get_name(st->codecpar->codec_id));
+    int channels = rc->dec->ch_layout.nb_channels;
+    int rate = rc->dec->sample_rate;
+    if (channels < 1 || rate < 1000 || rate > 768000)
+        return failf(p, HLS_UNSTREAMABLE_AUDIO, "could not stream %s: its audio has %d channels at %d Hz",
+                     media_input_name(p->in), channels, rate);
+    if (!(rc->enc = avcodec_alloc_context3(ec)))
+        return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory opening an encoder");
+    rc->enc->sample_rate = rate == 44100 || rate == 48000 ? rate : 48000;
+    av_channel_layout_default(&rc->enc->ch_layout, channels == 1 ? 1 : 2);
+    rc->enc->sample_fmt = AV_SAMPLE_FMT_FLTP;
+    rc->enc->bit_rate = channels == 1 ? 96000 : 160000;
+    rc->enc->profile = FF_PROFILE_AAC_LOW;
+    rc->enc->time_base = (AVRational){1, rc->enc->sample_rate};
+    rc->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER; /* the AudioSpecificConfig goes into the moov */
+    if (avcodec_open2(rc->enc, ec, NULL) < 0)
+        return failf(p, HLS_PACKAGING_FAILED, "could not open the AAC encoder");
+    AVChannelLayout in_layout;
+    if (rc->dec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
+        av_channel_layout_default(&in_layout, channels);
+    else if (av_channel_layout_copy(&in_layout, &rc->dec->ch_layout) < 0)
+        return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+    int r = swr_alloc_set_opts2(&rc->swr, &rc->enc->ch_layout, rc->enc->sample_fmt, rc->enc->sample_rate,
+                                &in_layout, rc->dec->sample_fmt, rate, 0, NULL);
+    av_channel_layout_uninit(&in_layout);
+    if (r < 0 || swr_init(rc->swr) < 0)
+        return failf(p, HLS_UNSTREAMABLE_AUDIO, "could not stream %s: its audio cannot be resampled",
+                     media_input_name(p->in));
+    if (!(rc->fifo = av_audio_fifo_alloc(rc->enc->sample_fmt, rc->enc->ch_layout.nb_channels, rc->enc->frame_size)) ||
+        !(rc->in = av_frame_alloc()) || !(rc->out = av_frame_alloc()))
+        return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+    return 0;
+}
+
+static int write_packet(struct pkg *p, AVPacket *pkt, int ost, bool key);
+static int video_packet(struct pkg *p, AVPacket *pkt);
+
+/* Drains the encoder's packets into the muxer. */
+static int drain_encoder(struct pkg *p)
+{
+    AVPacket *pkt = av_packet_alloc();
+    if (!pkt)
+        return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+    int r;
+    while ((r = avcodec_receive_packet(p->rc.enc, pkt)) >= 0) {
+        av_packet_rescale_ts(pkt, p->rc.enc->time_base, p->oc->streams[p->oa]->time_base);
+        pkt->stream_index = p->oa;
+        if (write_packet(p, pkt, p->oa, true) != 0) {
+            av_packet_free(&pkt);
+            return -1;
+        }
+        av_packet_unref(pkt);
+    }
+    av_packet_free(&pkt);
+    if (r != AVERROR(EAGAIN) && r != AVERROR_EOF)
+        return failf(p, HLS_PACKAGING_FAILED, "the AAC encoder failed: %s", av_err2str(r));
+    return 0;
+}
+
+/* Encodes whole frames from the FIFO (and the rest when flushing). */
+static int encode_fifo(struct pkg *p, bool flush)
+{
+    struct recode *rc = &p->rc;
+    int fs = rc->enc->frame_size;
+    while (av_audio_fifo_size(rc->fifo) >= fs || (flush && av_audio_fifo_size(rc->fifo) > 0)) {
+        int n = FFMIN(fs, av_audio_fifo_size(rc->fifo));
+        av_frame_unref(rc->out);
+        rc->out->nb_samples = n;
+        rc->out->format = rc->enc->sample_fmt;
+        rc->out->sample_rate = rc->enc->sample_rate;
+        if (av_channel_layout_copy(&rc->out->ch_layout, &rc->enc->ch_layout) < 0 ||
+            av_frame_get_buffer(rc->out, 0) < 0)
+            return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+        if (av_audio_fifo_read(rc->fifo, (void **)rc->out->data, n) != n)
+            return failf(p, HLS_PACKAGING_FAILED, "audio buffer underflow");
+        rc->out->pts = rc->next_pts;
+        rc->next_pts += n;
+        int r = avcodec_send_frame(rc->enc, rc->out);
+        if (r < 0)
+            return failf(p, HLS_PACKAGING_FAILED, "the AAC encoder failed: %s", av_err2str(r));
+        if (drain_encoder(p) != 0)
+            return -1;
+    }
+    if (flush) {
+        avcodec_send_frame(rc->enc, NULL);
+        return drain_encoder(p);
+    }
+    return 0;
+}
+
+/* Converts one decoded frame (NULL: the resampler's tail) into the FIFO. */
+static int resample_into_fifo(struct pkg *p, const AVFrame *f)
+{
+    struct recode *rc = &p->rc;
+    int in_n = f ? f->nb_samples : 0;
+    int out_n = swr_get_out_samples(rc->swr, in_n);
+    if (out_n < 0)
+        return failf(p, HLS_PACKAGING_FAILED, "the resampler failed");
+    if (out_n == 0)
+        return 0;
+    uint8_t **buf = NULL;
+    if (av_samples_alloc_array_and_samples(&buf, NULL, rc->enc->ch_layout.nb_channels, out_n, rc->enc->sample_fmt, 0) < 0)
+        return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+    int got = swr_convert(rc->swr, buf, out_n, f ? (const uint8_t **)f->extended_data : NULL, in_n);
+    int rcode = 0;
+    if (got < 0)
+        rcode = failf(p, HLS_UNSTREAMABLE_AUDIO, "could not stream %s: its audio cannot be resampled",
+                      media_input_name(p->in));
+    else if (got > 0 && av_audio_fifo_write(rc->fifo, (void **)buf, got) < got)
+        rcode = failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+    av_freep(&buf[0]);
+    av_freep(&buf);
+    return rcode;
+}
+
+/* Decodes one audio packet (NULL: flush) and encodes what it gives. */
+static int recode_packet(struct pkg *p, const AVPacket *pkt)
+{
+    struct recode *rc = &p->rc;
+    int r = avcodec_send_packet(rc->dec, pkt);
+    if (r < 0 && r != AVERROR(EAGAIN) && r != AVERROR_EOF) {
+        if (r == AVERROR_INVALIDDATA && pkt)
+            return 0; /* a damaged packet: skipped, as players do */
+        return failf(p, HLS_UNSTREAMABLE_AUDIO, "could not decode the audio of %s: %s", media_input_name(p->in),
+                     av_err2str(r));
+    }
+    while ((r = avcodec_receive_frame(rc->dec, rc->in)) >= 0) {
+        if (!rc->started) {
+            /* The first sample's time, so that re-encoded audio stays in step with video. */
+            int64_t pts = rc->in->best_effort_timestamp;
+            rc->next_pts = pts == AV_NOPTS_VALUE ? 0
+                                                 : av_rescale_q(pts, p->ic->streams[p->ai]->time_base,
+                                                                rc->enc->time_base);
+            rc->first_pts = rc->next_pts;
+            rc->started = true;
+        }
+        if (rc->in->sample_rate != rc->dec->sample_rate ||
+            rc->in->ch_layout.nb_channels != rc->dec->ch_layout.nb_channels ||
+            rc->in->format != rc->dec->sample_fmt) {
+            av_frame_unref(rc->in);
+            return failf(p, HLS_UNSTREAMABLE_AUDIO, "could not stream %s: its audio changes format midway",
+                         media_input_name(p->in));
+        }
+        int e = resample_into_fifo(p, rc->in);
+        av_frame_unref(rc->in);
+        if (e != 0 || encode_fifo(p, false) != 0)
+            return -1;
+    }
+    if (r != AVERROR(EAGAIN) && r != AVERROR_EOF) {
+        if (r == AVERROR_INVALIDDATA)
+            return 0;
+        return failf(p, HLS_UNSTREAMABLE_AUDIO, "could not decode the audio of %s: %s", media_input_name(p->in),
+                     av_err2str(r));
+    }
+    if (!pkt) {
+        if (resample_into_fifo(p, NULL) != 0)
+            return -1;
+        return encode_fifo(p, true);
+    }
+    return 0;
+}
+
+/* ---- segments ---- */
+
+/* Ends the current fragment into the current segment file and records the segment. */
+static int end_segment(struct pkg *p)
+{
+    int r = av_interleaved_write_frame(p->oc, NULL); /* empties the interleaving queue */
+    if (r >= 0)
+        r = av_write_frame(p->oc, NULL); /* frag_custom: writes moof + mdat */
+    if (r < 0)
+        return failf(p, HLS_PACKAGING_FAILED, "could not write a segment of %s: %s", media_input_name(p->in),
+                     av_err2str(r));
+    int64_t bytes = p->written;
+    if (close_out(p) != 0)
+        return -1;
+    p->seg[p->nseg - 1].bytes = bytes;
+    p->seg_open = false;
+    return 0;
+}
+
+static int start_segment(struct pkg *p, double start)
+{
+    if (p->nseg >= MAX_SEGMENTS)
+        return failf(p, HLS_PACKAGING_FAILED, "could not package %s: more than %d segments",
+                     media_input_name(p->in), MAX_SEGMENTS);
+    if (p->nseg == p->capseg) {
+        int cap = p->capseg ? p->capseg * 2 : 64;
+        struct segment *s = realloc(p->seg, (size_t)cap * sizeof *s);
+        if (!s)
+            return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+        p->seg = s;
+        p->capseg = cap;
+    }
+    p->seg[p->nseg++] = (struct segment){.start = start};
+    char name[32];
+    snprintf(name, sizeof name, "seg-%05d.m4s", p->nseg - 1);
+    return open_out(p, name);
+}
+
+/*
+ * Every packet goes through here, timestamps already in the output stream's time base.
+ * A packet of the reference stream that is a keyframe at or past the current segment's
+ * start + target opens a new segment.
+ */
+static int write_packet(struct pkg *p, AVPacket *pkt, int ost, bool key)
+{
+    AVRational tb = p->oc->streams[ost]->time_base;
+    if (pkt->dts == AV_NOPTS_VALUE)
+        pkt->dts = pkt->pts;
+    if (pkt->pts == AV_NOPTS_VALUE)
+        pkt->pts = pkt->dts;
+    if (pkt->dts == AV_NOPTS_VALUE)
+        return failf(p, HLS_PACKAGING_FAILED, "could not package %s: a packet has no timestamp",
+                     media_input_name(p->in));
+    int slot = ost == p->ov ? 0 : 1;
+    if (p->last_dts[slot] != AV_NOPTS_VALUE && pkt->dts <= p->last_dts[slot])
+        return failf(p, HLS_PACKAGING_FAILED, "could not package %s: its timestamps go backwards",
+                     media_input_name(p->in));
+    p->last_dts[slot] = pkt->dts;
+    if (ost == p->ref) {
+        double t = (double)pkt->pts * av_q2d(tb);
+        double end = (double)(pkt->pts + (pkt->duration > 0 ? pkt->duration : 0)) * av_q2d(tb);
+        if (!isfinite(t) || !isfinite(end))
+            return failf(p, HLS_PACKAGING_FAILED, "could not package %s: absurd timestamps", media_input_name(p->in));
+        if (!p->have_ref) {
+            if (p->nseg == 0 && start_segment(p, t) != 0)
+                return -1;
+            /* Re-encoded audio starts at its first sample, not at the encoder's priming. */
+            p->seg[0].start = p->rc.enc && ost == p->oa ? (double)p->rc.first_pts / p->rc.enc->sample_rate : t;
+            p->have_ref = true;
+            p->ref_first = t;
+            p->ref_end = t;
+        } else if (key && p->seg_open && t >= p->seg[p->nseg - 1].start + p->target - 1e-6) {
+            if (t <= p->seg[p->nseg - 1].start)
+                return failf(p, HLS_PACKAGING_FAILED, "could not package %s: its keyframes go backwards",
+                             media_input_name(p->in));
+            if (end_segment(p) != 0 || start_segment(p, t) != 0)
+                return -1;
+        }
+        if (t - p->seg[p->nseg - 1].start > MAX_SEGMENT_S)
+            return failf(p, HLS_PACKAGING_FAILED, "could not package %s: no keyframe for over %g s",
+                         media_input_name(p->in), MAX_SEGMENT_S);
+        if (end > p->ref_end)
+            p->ref_end = end;
+        p->seg_open = true;
+    } else if (p->nseg == 0 && start_segment(p, 0) != 0) {
+        return -1; /* the first segment's start is the reference stream's first packet */
+    }
+    pkt->stream_index = ost;
+    pkt->pos = -1;
+    int r = av_interleaved_write_frame(p->oc, pkt);
+    if (r < 0)
+        return failf(p, HLS_PACKAGING_FAILED, "could not package %s: %s", media_input_name(p->in),
+                     p->werr ? strerror(p->werr) : av_err2str(r));
+    return 0;
+}
+
+/*
+ * Video packets without a decoding time (Matroska stores none: libavformat infers it, but
+ * not for the first packets of a stream with B-frames) wait until one comes that has it;
+ * theirs are then counted back from it, a frame apart. pkt NULL: the end of the stream.
+ */
+static int video_packet(struct pkg *p, AVPacket *pkt)
+{
+    if (pkt && pkt->dts == AV_NOPTS_VALUE && pkt->pts != AV_NOPTS_VALUE) {
+        if (p->nvq == VIDEO_QUEUE)
+            return failf(p, HLS_PACKAGING_FAILED, "could not package %s: its video has no decoding times",
+                         media_input_name(p->in));
+        if (!(p->vq[p->nvq] = av_packet_clone(pkt)))
+            return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+        p->nvq++;
+        return 0;
+    }
+    int rc = 0;
+    if (p->nvq) {
+        int64_t step = 1;
+        for (int i = 0; i < p->nvq; i++)
+            if (p->vq[i]->duration > 0)
+                step = p->vq[i]->duration;
+        int64_t next;
+        if (pkt)
+            next = pkt->dts;
+        else if (p->last_dts[0] != AV_NOPTS_VALUE)
+            next = p->last_dts[0] + step * (p->nvq + 1);
+        else
+            next = p->vq[0]->pts + step * p->nvq;
+        for (int i = 0; i < p->nvq; i++) {
+            AVPacket *q = p->vq[i];
+            q->dts = next - step * (p->nvq - i);
+            if (q->dts > q->pts)
+                q->dts = q->pts; /* never decoded after shown; a clash is caught in write_packet */
+            if (rc == 0)
+                rc = write_packet(p, q, p->ov, (q->flags & AV_PKT_FLAG_KEY) != 0);
+            av_packet_free(&p->vq[i]);
+        }
+        p->nvq = 0;
+    }
+    if (rc == 0 && pkt)
+        rc = write_packet(p, pkt, p->ov, (pkt->flags & AV_PKT_FLAG_KEY) != 0);
+    return rc;
+}
+
+/* ---- playlists ---- */
+
+struct text {
+    char *s;
+    size_t len, cap;
+    bool oom;
+};
+
+static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct text *t, const char *fmt, ...)
+{
+    if (t->oom)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->oom = true;
+            return;
+        }
+        if (t->s && (size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = t->cap ? t->cap * 2 : 4096;
+        while (cap < t->len + (size_t)n + 1)
+            cap *= 2;
+        char *s = realloc(t->s, cap);
+        if (!s) {
+            t->oom = true;
+            return;
+        }
+        t->s = s;
+        t->cap = cap;
+    }
+}
+
+static int write_playlists(struct pkg *p, struct hls_result *res)
+{
+    double maxd = 0, total = 0, peak = 0;
+    int64_t bytes = 0;
+    for (int i = 0; i < p->nseg; i++) {
+        double d = (i + 1 < p->nseg ? p->seg[i + 1].start : p->ref_end) - p->seg[i].start;
+        if (!(d > 0))
+            return failf(p, HLS_PACKAGING_FAILED, "could not package %s: a segment has no duration",
+                         media_input_name(p->in));
+        maxd = d > maxd ? d : maxd;
+        total += d;
+        bytes += p->seg[i].bytes;
+        double rate = (double)p->seg[i].bytes * 8 / d;
+        peak = rate > peak ? rate : peak;
+    }
+    /* Rounded up, so that no EXTINF exceeds it (RFC 8216 asks only for the rounding). */
+    int target = (int)ceil(maxd - 1e-6);
+    if (target < 1)
+        target = 1;
+    struct text m = {0}, x = {0};
+    put(&m, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:0\n"
+            "#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init.mp4\"\n",
+        target);
+    for (int i = 0; i < p->nseg; i++) {
+        double d = (i + 1 < p->nseg ? p->seg[i + 1].start : p->ref_end) - p->seg[i].start;
+        put(&m, "#EXTINF:%.6f,\nseg-%05d.m4s\n", d, i);
+    }
+    put(&m, "#EXT-X-ENDLIST\n");
+    int64_t bw = (int64_t)ceil(peak), avg = (int64_t)ceil((double)bytes * 8 / total);
+    put(&x, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+            "#EXT-X-STREAM-INF:BANDWIDTH=%lld,AVERAGE-BANDWIDTH=%lld,CODECS=\"%s\"",
+        (long long)bw, (long long)avg, p->codecs);
+    if (p->ov >= 0) {
+        const AVStream *vs = p->ic->streams[p->vi];
+        put(&x, ",RESOLUTION=%dx%d", vs->codecpar->width, vs->codecpar->height);
+        double fps = vs->avg_frame_rate.den > 0 ? av_q2d(vs->avg_frame_rate) : 0;
+        if (fps > 0 && fps < 1000)
+            put(&x, ",FRAME-RATE=%.3f", fps);
+    }
+    put(&x, "\nindex.m3u8\n");
+    int rc = -1;
+    if (m.oom || x.oom)
+        failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+    else if (write_text(p, "index.m3u8", m.s, m.len) == 0 && write_text(p, "master.m3u8", x.s, x.len) == 0)
+        rc = 0;
+    free(m.s);
+    free(x.s);
+    if (rc == 0 && res) {
+        res->duration_s = total;
+        res->max_segment_s = maxd;
+        res->segments = p->nseg;
+        res->target_duration = target;
+        res->bandwidth = bw;
+        res->average_bandwidth = avg;
+        res->bytes = p->total;
+        snprintf(res->codecs, sizeof res->codecs, "%s", p->codecs);
+        res->kind = p->ov >= 0 ? MEDIA_KIND_VIDEO : MEDIA_KIND_AUDIO;
+        res->audio_reencoded = p->rc.enc != NULL;
+    }
+    return rc;
+}
+
+/* ---- the pass ---- */
+
+static int choose_streams(struct pkg *p)
+{
+    p->vi = p->ai = -1;
+    for (unsigned i = 0; i < p->ic->nb_streams; i++) {
+        const AVStream *st = p->ic->streams[i];
+        enum AVMediaType t = st->codecpar->codec_type;
+        if (t == AVMEDIA_TYPE_VIDEO && !(st->disposition & AV_DISPOSITION_ATTACHED_PIC) && p->vi < 0)
+            p->vi = (int)i;
+        else if (t == AVMEDIA_TYPE_AUDIO && p->ai < 0)
+            p->ai = (int)i;
+    }
+    if (p->vi < 0 && p->ai < 0)
+        return failf(p, MEDIA_NO_MEDIA_STREAM, "no audio or video stream in %s", media_input_name(p->in));
+    if (p->vi >= 0) {
+        const AVCodecParameters *par = p->ic->streams[p->vi]->codecpar;
+        if (par->codec_id != AV_CODEC_ID_H264)
+            return failf(p, HLS_UNSTREAMABLE_VIDEO,
+                         "could not stream %s: its video is %s, which not every browser plays; "
+                         "re-encode it to H.264",
+                         media_input_name(p->in), avcodec_get_name(par->codec_id));
+        if (!playable_h264(par) || par->width <= 0 || par->height <= 0)
+            return failf(p, HLS_UNSTREAMABLE_VIDEO,
+                         "could not stream %s: its H.264 video is not 8-bit 4:2:0 Baseline, Main or High",
+                         media_input_name(p->in));
+    }
+    return 0;
+}
+
+static int add_streams(struct pkg *p)
+{
+    char vname[32] = "", aname[32] = "";
+    p->ov = p->oa = -1;
+    if (p->vi >= 0) {
+        const AVStream *is = p->ic->streams[p->vi];
+        AVStream *os = avformat_new_stream(p->oc, NULL);
+        if (!os || avcodec_parameters_copy(os->codecpar, is->codecpar) < 0)
+            return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+        os->codecpar->codec_tag = 0;
+        os->time_base = is->time_base;
+        os->avg_frame_rate = is->avg_frame_rate;
+        p->ov = os->index;
+        if (avc1_name(is->codecpar, vname, sizeof vname) != 0)
+            return failf(p, HLS_UNSTREAMABLE_VIDEO, "could not stream %s: its H.264 video has no parameter sets",
+                         media_input_name(p->in));
+    }
+    if (p->ai >= 0) {
+        const AVStream *is = p->ic->streams[p->ai];
+        AVStream *os = avformat_new_stream(p->oc, NULL);
+        if (!os)
+            return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+        if (copyable_audio(is->codecpar)) {
+            if (avcodec_parameters_copy(os->codecpar, is->codecpar) < 0)
+                return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+            os->codecpar->codec_tag = 0;
+            os->time_base = is->time_base;
+            snprintf(aname, sizeof aname, "mp4a.40.%d", aac_object_type(is->codecpar));
+        } else {
+            if (recode_open(p, is) != 0)
+                return -1;
+            if (avcodec_parameters_from_context(os->codecpar, p->rc.enc) < 0)
+                return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+            os->time_base = p->rc.enc->time_base;
+            snprintf(aname, sizeof aname, "mp4a.40.2");
+        }
+        p->oa = os->index;
+    }
+    snprintf(p->codecs, sizeof p->codecs, "%s%s%s", vname, vname[0] && aname[0] ? "," : "", aname);
+    p->ref = p->ov >= 0 ? p->ov : p->oa;
+    return 0;
+}
+
+static int run(struct pkg *p, struct hls_result *res)
+{
+    p->ic = media_input_ctx(p->in);
+    if (choose_streams(p) != 0)
+        return -1;
+    if (avformat_alloc_output_context2(&p->oc, NULL, "mp4", NULL) < 0 || !p->oc)
+        return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+    unsigned char *iobuf = av_malloc(IO_BUFFER_SIZE);
+    if (!iobuf || !(p->pb = avio_alloc_context(iobuf, IO_BUFFER_SIZE, 1, p, NULL, sink_write, NULL))) {
+        av_free(iobuf);
+        return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+    }
+    p->oc->pb = p->pb;
+    p->oc->flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_BITEXACT;
+    if (add_streams(p) != 0)
+        return -1;
+    AVDictionary *opts = NULL;
+    /* empty_moov: the init segment is the header alone; frag_custom: fragments end only
+     * where end_segment says; default_base_moof: each segment stands alone (CMAF). */
+    av_dict_set(&opts, "movflags", "frag_custom+empty_moov+default_base_moof+skip_trailer+cmaf", 0);
+    if (open_out(p, "init.mp4") != 0) {
+        av_dict_free(&opts);
+        return -1;
+    }
+    int r = avformat_write_header(p->oc, &opts);
+    av_dict_free(&opts);
+    if (r < 0)
+        return failf(p, HLS_PACKAGING_FAILED, "could not package %s: %s", media_input_name(p->in), av_err2str(r));
+    if (close_out(p) != 0)
+        return -1;
+
+    AVPacket *pkt = av_packet_alloc();
+    if (!pkt)
+        return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+    int rc = 0;
+    while (rc == 0 && (r = av_read_frame(p->ic, pkt)) >= 0) {
+        if (pkt->stream_index == p->vi) {
+            av_packet_rescale_ts(pkt, p->ic->streams[p->vi]->time_base, p->oc->streams[p->ov]->time_base);
+            rc = video_packet(p, pkt);
+        } else if (pkt->stream_index == p->ai && p->rc.dec) {
+            rc = recode_packet(p, pkt);
+        } else if (pkt->stream_index == p->ai) {
+            av_packet_rescale_ts(pkt, p->ic->streams[p->ai]->time_base, p->oc->streams[p->oa]->time_base);
+            rc = write_packet(p, pkt, p->oa, true);
+        }
+        av_packet_unref(pkt);
+    }
+    av_packet_free(&pkt);
+    if (rc != 0)
+        return -1;
+    if (r != AVERROR_EOF) {
+        media_input_fail(p->in, p->err, r);
+        return -1;
+    }
+    if (p->nvq && video_packet(p, NULL) != 0)
+        return -1;
+    if (p->rc.dec && recode_packet(p, NULL) != 0)
+        return -1;
+    if (!p->have_ref)
+        return failf(p, MEDIA_ZERO_DURATION, "no media in %s", media_input_name(p->in));
+    if (p->rc.enc && p->ref == p->oa) {
+        /* Re-encoded audio: the encoder's priming and padding are not media; the stream
+         * lasts as long as the samples fed to it. */
+        double sr = p->rc.enc->sample_rate;
+        p->seg[0].start = (double)p->rc.first_pts / sr;
+        p->ref_end = (double)p->rc.next_pts / sr;
+        if (p->nseg > 1 && p->seg[1].start <= p->seg[0].start)
+            return failf(p, HLS_PACKAGING_FAILED, "could not package %s: absurd timestamps", media_input_name(p->in));
+    }
+    r = av_interleaved_write_frame(p->oc, NULL);
+    if (r >= 0)
+        r = av_write_trailer(p->oc); /* the last fragment */
+    if (r < 0)
+        return failf(p, HLS_PACKAGING_FAILED, "could not package %s: %s", media_input_name(p->in), av_err2str(r));
+    int64_t bytes = p->written;
+    if (close_out(p) != 0)
+        return -1;
+    p->seg[p->nseg - 1].bytes = bytes;
+    if (bytes == 0)
+        return failf(p, HLS_PACKAGING_FAILED, "could not package %s: its last segment is empty", media_input_name(p->in));
+    return write_playlists(p, res);
+}
+
+static int package(struct media_input *in, int64_t in_size, const char *dir, const struct hls_options *opt,
+                   struct hls_result *res, struct media_error *err)
+{
+    struct pkg p = {.dir = dir, .err = err, .in = in, .fd = -1, .last_dts = {AV_NOPTS_VALUE, AV_NOPTS_VALUE}};
+    p.target = opt && opt->target_s > 0 ? opt->target_s : HLS_TARGET_S;
+    p.max_output = opt && opt->max_output > 0 ? opt->max_output : 4 * in_size + (64 << 20);
+    int rc = run(&p, res);
+    if (p.fd >= 0)
+        close(p.fd);
+    if (p.oc) {
+        if (p.oc->pb && rc != 0)
+            p.oc->pb = NULL; /* not flushed again into a closed file */
+        avformat_free_context(p.oc);
+    }
+    if (p.pb) {
+        av_freep(&p.pb->buffer);
+        avio_context_free(&p.pb);
+    }
+    recode_free(&p.rc);
+    for (int i = 0; i < p.nvq; i++)
+        av_packet_free(&p.vq[i]);
+    free(p.seg);
+    return rc;
+}
+
+static struct media_limits limits_of(const struct hls_options *opt)
+{
+    struct media_limits lim = {0};
+    lim.deadline_s = opt && opt->deadline_s > 0 ? opt->deadline_s : DEFAULT_DEADLINE_S;
+    return lim;
+}
+
+int hls_package_file(const char *path, const char *dir, const struct hls_options *opt, struct hls_result *out,
+                     struct media_error *err)
+{
+    struct media_error scratch;
+    if (!err)
+        err = &scratch;
+    memset(err, 0, sizeof *err);
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!path || !dir) {
+        err->code = MEDIA_INVALID_ARGUMENT;
+        snprintf(err->message, sizeof err->message, "invalid argument: no path or directory");
+        return -1;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        err->code = MEDIA_UNREADABLE;
+        snprintf(err->message, sizeof err->message, "could not open \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    struct media_limits lim = limits_of(opt);
+    struct media_input *in;
+    if (media_input_open(path, &lim, &in, err) != 0)
+        return -1;
+    int rc = package(in, st.st_size, dir, opt, out, err);
+    media_input_close(in);
+    return rc;
+}
+
+int hls_package_buffer(const void *data, size_t len, const char *dir, const struct hls_options *opt,
+                       struct hls_result *out, struct media_error *err)
+{
+    struct media_error scratch;
+    if (!err)
+        err = &scratch;
+    memset(err, 0, sizeof *err);
+    if (out)
+        memset(out, 0, sizeof *out);
+    struct media_limits lim = limits_of(opt);
+    struct media_input *in;
+    if (media_input_open_buffer(data, len, &lim, &in, err) != 0)
+        return -1;
+    int rc = package(in, (int64_t)len, dir, opt, out, err);
+    media_input_close(in);
+    return rc;
+}
+
+bool hls_valid_name(const char *name)
+{
+    if (!name)
+        return false;
+    if (!strcmp(name, "master.m3u8") || !strcmp(name, "index.m3u8") || !strcmp(name, "init.mp4"))
+        return true;
+    if (strncmp(name, "seg-", 4) != 0)
+        return false;
+    size_t n = 0;
+    while (name[4 + n] >= '0' && name[4 + n] <= '9')
+        n++;
+    return n >= 5 && n <= 6 && !strcmp(name + 4 + n, ".m4s");
+}
+
+int hls_remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) != 0)
+            rc = -1;
+    }
+    closedir(d);
+    if (rmdir(dir) != 0)
+        rc = -1;
+    return rc;
+}

@@ -1,0 +1,441 @@
+/*
+ * Streaming a borrowed film or album over HTTP: the loan's links.stream opens the master
+ * playlist with no header or cookie, every URI resolved from the playlists works with the
+ * token it carries, media types, ranges and cache headers are right, the ffmpeg command
+ * line plays the stream as a client, each start is a usage event, and bad, foreign or
+ * returned tokens are refused.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pretnum/catalogue.h"
+#include "pretnum/db.h"
+#include "pretnum/media.h"
+#include "pretnum/server.h"
+#include "testdb.h"
+
+static struct {
+    char *ci, *data, *work;
+    struct db *db;
+    struct srv *srv;
+    int port;
+    char tok[44], tok2[44];
+    char film[37], music[37], book[37];
+} fx;
+
+static int import(const char *file, char id[37])
+{
+    bool existed;
+    struct lend_err le = {0};
+    if (lend_import(fx.db, fx.data, file, NULL, id, &existed, &le) != LEND_OK) {
+        fprintf(stderr, "%s: %s\n", file, le.message);
+        return -1;
+    }
+    return 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (sodium_init() < 0)
+        return -1;
+    media_init();
+    fx.ci = t_db_create();
+    fx.data = t_tmpdir("stream");
+    fx.work = t_tmpdir("stream-src");
+    char err[256], cmd[2048];
+    fx.db = db_open(fx.ci, err, sizeof err);
+    if (!fx.db)
+        return -1;
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=duration=20:size=640x360:rate=25 -f lavfi -i "
+             "sine=duration=20 -c:v libx264 -preset veryfast -g 48 -c:a aac -shortest '%s/film.mp4'",
+             fx.work);
+    if (t_cmd(cmd, NULL) != 0)
+        return -1;
+    char film[4096];
+    snprintf(film, sizeof film, "%s/film.mp4", fx.work);
+    if (import(film, fx.film) != 0 || import(t_corpus("media/valid/mozilla-48k-mono-vorbis.ogg"), fx.music) != 0 ||
+        import(t_corpus("epub/valid/idpf-page-blanche.epub"), fx.book) != 0)
+        return -1;
+    t_sql(fx.ci, "INSERT INTO consortium (id, name) VALUES ('aaaaaaaa-0000-0000-0000-000000000000', 'A');"
+                 "INSERT INTO library (id, consortium_id, code, name, max_loans) VALUES"
+                 " ('11111111-0000-0000-0000-000000000000', 'aaaaaaaa-0000-0000-0000-000000000000', 'L1', 'One', 20);"
+                 "INSERT INTO patron (library_id, card, password_hash) VALUES"
+                 " ('11111111-0000-0000-0000-000000000000', 'c', 'x'),"
+                 " ('11111111-0000-0000-0000-000000000000', 'd', 'x');"
+                 "INSERT INTO licence (title_id, consortium_id, concurrency)"
+                 " SELECT id, 'aaaaaaaa-0000-0000-0000-000000000000', 5 FROM title");
+    char *id = t_sql_value(fx.ci, "SELECT id FROM patron WHERE card = 'c'");
+    t_session(fx.ci, id, NULL, fx.tok);
+    free(id);
+    id = t_sql_value(fx.ci, "SELECT id FROM patron WHERE card = 'd'");
+    t_session(fx.ci, id, NULL, fx.tok2);
+    free(id);
+    struct srv_config cfg = {.conninfo = fx.ci, .data_dir = fx.data, .threads = 2, .quiet = true,
+                             .sweep_interval_s = -1};
+    if (srv_start(&cfg, &fx.srv, err, sizeof err) != 0)
+        return -1;
+    fx.port = srv_port(fx.srv);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    srv_stop(fx.srv, 1000);
+    db_close(fx.db);
+    t_db_drop(fx.ci);
+    t_rmtree(fx.data);
+    t_rmtree(fx.work);
+    free(fx.data);
+    free(fx.work);
+    return 0;
+}
+
+static long call(struct t_resp *r, const char *tok, const char *method, const char *path, const char *body)
+{
+    char auth[100];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
+    const char *hs[] = {auth, "Content-Type: application/json", NULL};
+    return t_http(r, fx.port, method, path, body, hs);
+}
+
+/* Borrows a title for the first patron; returns links.stream (malloc'd) and the loan id. */
+static char *borrow(const char *title, char loan[64])
+{
+    struct t_resp r;
+    char body[128];
+    snprintf(body, sizeof body, "{\"title_id\":\"%s\"}", title);
+    assert_int_equal(call(&r, fx.tok, "POST", "/api/v1/loans", body), 201);
+    json_t *l = json_object_get(r.json, "loan");
+    snprintf(loan, 64, "%s", json_string_value(json_object_get(l, "id")));
+    const char *link = json_string_value(json_object_get(json_object_get(l, "links"), "stream"));
+    assert_non_null(link);
+    assert_null(json_object_get(json_object_get(l, "links"), "read"));
+    char *copy = strdup(link);
+    t_resp_free(&r);
+    return copy;
+}
+
+/* The URL a player resolves for uri, relative to the playlist at base. */
+static char *resolve(const char *base, const char *uri)
+{
+    const char *slash = strrchr(base, '/');
+    size_t n = (size_t)(slash - base) + 1;
+    char *out = malloc(n + strlen(uri) + 1);
+    memcpy(out, base, n);
+    strcpy(out + n, uri);
+    return out;
+}
+
+static long stream_starts(const char *loan)
+{
+    char q[256];
+    snprintf(q, sizeof q, "SELECT count(*) FROM usage_event WHERE type = 'stream_start' AND loan_id = '%s'", loan);
+    char *v = t_sql_value(fx.ci, q);
+    long n = strtol(v, NULL, 10);
+    free(v);
+    return n;
+}
+
+/* Walks a presentation as a player does; returns the number of media segments. */
+static int walk(const char *master_url, const char *seg_type)
+{
+    struct t_resp r;
+    assert_int_equal(t_http(&r, fx.port, "GET", master_url, NULL, NULL), 200); /* no header, no cookie */
+    assert_string_equal(t_resp_header(&r, "Content-Type"), "application/vnd.apple.mpegurl");
+    assert_non_null(strstr(t_resp_header(&r, "Cache-Control"), "no-store"));
+    assert_non_null(strstr(t_resp_header(&r, "Cache-Control"), "private"));
+    assert_non_null(strstr(r.body, "#EXT-X-STREAM-INF:BANDWIDTH="));
+    char *variant = strdup(strstr(r.body, "\nindex.m3u8") ? "index.m3u8" : "?");
+    t_resp_free(&r);
+    char *index = resolve(master_url, variant);
+    free(variant);
+    assert_int_equal(t_http(&r, fx.port, "GET", index, NULL, NULL), 200);
+    assert_string_equal(t_resp_header(&r, "Content-Type"), "application/vnd.apple.mpegurl");
+    assert_non_null(strstr(t_resp_header(&r, "Cache-Control"), "no-store"));
+    char *pl = strdup(r.body);
+    t_resp_free(&r);
+    int segs = 0;
+    for (char *line = strtok(pl, "\n"); line; line = strtok(NULL, "\n")) {
+        const char *uri = NULL;
+        if (!strncmp(line, "#EXT-X-MAP:URI=\"", 16)) {
+            uri = line + 16;
+            *strchr(line + 16, '"') = 0;
+        } else if (line[0] != '#') {
+            uri = line;
+            segs++;
+        }
+        if (!uri)
+            continue;
+        char *url = resolve(index, uri);
+        assert_int_equal(t_http(&r, fx.port, "GET", url, NULL, NULL), 200);
+        assert_string_equal(t_resp_header(&r, "Content-Type"), seg_type);
+        assert_string_equal(t_resp_header(&r, "Cache-Control"), "public, max-age=31536000, immutable");
+        assert_string_equal(t_resp_header(&r, "Accept-Ranges"), "bytes");
+        assert_true(r.len > 0);
+        t_resp_free(&r);
+        free(url);
+    }
+    free(pl);
+    free(index);
+    return segs;
+}
+
+static void test_borrow_and_play(void **state)
+{
+    (void)state;
+    char loan[64];
+    char *film = borrow(fx.film, loan);
+    assert_int_equal(strncmp(film, "/stream/", 8), 0);
+    assert_int_equal(strcmp(film + strlen(film) - 12, "/master.m3u8"), 0);
+    assert_int_equal(stream_starts(loan), 0);
+    assert_true(walk(film, "video/mp4") >= 3);
+    assert_int_equal(stream_starts(loan), 1); /* the master playlist is the start */
+    assert_true(walk(film, "video/mp4") >= 3);
+    assert_int_equal(stream_starts(loan), 2);
+    char mloan[64];
+    char *music = borrow(fx.music, mloan);
+    assert_int_equal(walk(music, "audio/mp4"), 2);
+    assert_int_equal(stream_starts(mloan), 1);
+    /* The usage report counts the starts. */
+    t_sql(fx.ci, "INSERT INTO staff (consortium_id, email, password_hash, role) VALUES"
+                 " ('aaaaaaaa-0000-0000-0000-000000000000', 'a@x', 'x', 'consortium_admin')");
+    char *sid = t_sql_value(fx.ci, "SELECT id FROM staff");
+    char stok[44];
+    t_session(fx.ci, NULL, sid, stok);
+    free(sid);
+    struct t_resp r;
+    assert_int_equal(call(&r, stok, "GET", "/api/v1/admin/reports/usage?from=2000-01-01&to=2100-01-01", NULL), 200);
+    size_t i;
+    json_t *row;
+    long streams = 0;
+    json_array_foreach(json_object_get(r.json, "items"), i, row) streams +=
+        (long)json_integer_value(json_object_get(row, "streams"));
+    assert_int_equal(streams, 3);
+    t_resp_free(&r);
+    /* An e-book loan has no stream link, and its token opens no stream. */
+    char bloan[64], body[128];
+    snprintf(body, sizeof body, "{\"title_id\":\"%s\"}", fx.book);
+    assert_int_equal(call(&r, fx.tok, "POST", "/api/v1/loans", body), 201);
+    json_t *links = json_object_get(json_object_get(r.json, "loan"), "links");
+    assert_null(json_object_get(links, "stream"));
+    const char *read = json_string_value(json_object_get(links, "read"));
+    char path[2048];
+    snprintf(path, sizeof path, "/stream/%.*s/master.m3u8", (int)(strlen(read) - 23), read + 9);
+    snprintf(bloan, sizeof bloan, "%s", json_string_value(json_object_get(json_object_get(r.json, "loan"), "id")));
+    t_resp_free(&r);
+    assert_int_equal(t_http(&r, fx.port, "GET", path, NULL, NULL), 404);
+    t_resp_free(&r);
+    free(film);
+    free(music);
+}
+
+static void test_ranges_and_validators(void **state)
+{
+    (void)state;
+    struct t_resp r;
+    assert_int_equal(call(&r, fx.tok, "GET", "/api/v1/loans", NULL), 200);
+    char *link = NULL;
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(r.json, "items"), i, l) if (!strcmp(json_string_value(json_object_get(l, "title_id")),
+                                                                          fx.film)) link =
+        strdup(json_string_value(json_object_get(json_object_get(l, "links"), "stream")));
+    t_resp_free(&r);
+    assert_non_null(link);
+    char *seg = resolve(link, "seg-00001.m4s");
+    struct t_resp whole, part;
+    assert_int_equal(t_http(&whole, fx.port, "GET", seg, NULL, NULL), 200);
+    assert_true(whole.len > 1000);
+    const char *range[] = {"Range: bytes=100-1099", NULL};
+    assert_int_equal(t_http(&part, fx.port, "GET", seg, NULL, range), 206);
+    assert_int_equal(part.len, 1000);
+    assert_memory_equal(part.body, whole.body + 100, 1000);
+    char cr[64];
+    snprintf(cr, sizeof cr, "bytes 100-1099/%zu", whole.len);
+    assert_string_equal(t_resp_header(&part, "Content-Range"), cr);
+    assert_string_equal(t_resp_header(&part, "Content-Type"), "video/mp4");
+    t_resp_free(&part);
+    const char *tail[] = {"Range: bytes=-10", NULL};
+    assert_int_equal(t_http(&part, fx.port, "GET", seg, NULL, tail), 206);
+    assert_int_equal(part.len, 10);
+    assert_memory_equal(part.body, whole.body + whole.len - 10, 10);
+    t_resp_free(&part);
+    const char *bad[] = {"Range: bytes=999999999-", NULL};
+    assert_int_equal(t_http(&part, fx.port, "GET", seg, NULL, bad), 416);
+    t_resp_free(&part);
+    char inm[128];
+    snprintf(inm, sizeof inm, "If-None-Match: %s", t_resp_header(&whole, "ETag"));
+    const char *cond[] = {inm, NULL};
+    assert_int_equal(t_http(&part, fx.port, "GET", seg, NULL, cond), 304);
+    t_resp_free(&part);
+    assert_int_equal(t_http(&part, fx.port, "HEAD", seg, NULL, NULL), 200);
+    t_resp_free(&part);
+    t_resp_free(&whole);
+    /* Only the presentation's own names. */
+    static const char *const names[] = {"seg-99999.m4s", "../../files", "index.m3u8/x", "seg-1.m4s", "a.mp4"};
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        char *u = resolve(link, names[k]);
+        long st = t_http(&part, fx.port, "GET", u, NULL, NULL);
+        if (st != 404 && st != 400)
+            fail_msg("%s gave %ld", names[k], st);
+        t_resp_free(&part);
+        free(u);
+    }
+    free(seg);
+    free(link);
+}
+
+static void test_ffmpeg_plays_over_http(void **state)
+{
+    (void)state;
+    struct t_resp r;
+    assert_int_equal(call(&r, fx.tok, "GET", "/api/v1/loans", NULL), 200);
+    size_t i;
+    json_t *l;
+    int played = 0;
+    json_array_foreach(json_object_get(r.json, "items"), i, l)
+    {
+        const char *link = json_string_value(json_object_get(json_object_get(l, "links"), "stream"));
+        if (!link)
+            continue;
+        char cmd[4096], *out = NULL;
+        snprintf(cmd, sizeof cmd,
+                 "ffmpeg -nostdin -v error -i 'http://127.0.0.1:%d%s' -map 0 -c copy -f null - 2>&1; echo \"rc=$?\"",
+                 fx.port, link);
+        assert_int_equal(t_cmd(cmd, &out), 0);
+        if (strcmp(out, "rc=0\n") != 0)
+            fail_msg("ffmpeg on %s: %s", link, out);
+        free(out);
+        /* And it decodes: every frame, start to end, with its duration. */
+        snprintf(cmd, sizeof cmd,
+                 "ffprobe -v error -show_entries format=duration -of csv=p=0 'http://127.0.0.1:%d%s'", fx.port, link);
+        assert_int_equal(t_cmd(cmd, &out), 0);
+        double d = strtod(out, NULL);
+        free(out);
+        const char *kind = json_string_value(json_object_get(l, "kind"));
+        if (!strcmp(kind, "video"))
+            assert_true(d > 19.9 && d < 20.2);
+        else
+            assert_true(d > 10.6 && d < 10.9);
+        played++;
+    }
+    t_resp_free(&r);
+    assert_int_equal(played, 2);
+}
+
+static void test_tokens_refused(void **state)
+{
+    (void)state;
+    char loan[64];
+    struct t_resp r;
+    /* The second patron borrows the album; the first patron's session cannot see it. */
+    char body[128];
+    snprintf(body, sizeof body, "{\"title_id\":\"%s\"}", fx.music);
+    assert_int_equal(call(&r, fx.tok2, "POST", "/api/v1/loans", body), 201);
+    json_t *loan_json = json_object_get(r.json, "loan");
+    snprintf(loan, sizeof loan, "%s", json_string_value(json_object_get(loan_json, "id")));
+    char *link = strdup(json_string_value(json_object_get(json_object_get(loan_json, "links"), "stream")));
+    t_resp_free(&r);
+    char path[256];
+    snprintf(path, sizeof path, "/api/v1/loans/%s/token", loan);
+    assert_int_equal(call(&r, fx.tok, "POST", path, NULL), 404);
+    t_resp_free(&r);
+    /* A second token of the same loan, for later: issued in another second, since the
+     * same claims signed in the same second give the same token. */
+    sleep(1);
+    assert_int_equal(call(&r, fx.tok2, "POST", path, NULL), 200);
+    assert_null(strstr(link, json_string_value(json_object_get(r.json, "token"))));
+    char *spare = NULL;
+    const char *t2 = json_string_value(json_object_get(r.json, "token"));
+    assert_non_null(t2);
+    size_t n = strlen("/stream/") + strlen(t2) + strlen("/seg-00000.m4s") + 1;
+    spare = malloc(n);
+    snprintf(spare, n, "/stream/%s/seg-00000.m4s", t2);
+    t_resp_free(&r);
+
+    char *seg = resolve(link, "seg-00000.m4s");
+    assert_int_equal(t_http(&r, fx.port, "GET", seg, NULL, NULL), 200);
+    t_resp_free(&r);
+    /* Forged: one character of the signature changed. */
+    char *forged = strdup(seg);
+    char *at = strstr(forged, "/seg-") - 5;
+    *at = *at == 'A' ? 'B' : 'A';
+    assert_int_equal(t_http(&r, fx.port, "GET", forged, NULL, NULL), 401);
+    assert_string_equal(t_err_code(&r), "invalid_token");
+    t_resp_free(&r);
+    free(forged);
+    /* Not a token, and a token of another issuer's key (a v4.public token of its own). */
+    assert_int_equal(t_http(&r, fx.port, "GET", "/stream/nonsense/master.m3u8", NULL, NULL), 401);
+    t_resp_free(&r);
+    assert_int_equal(t_http(&r, fx.port, "GET",
+                            "/stream/v4.public.eyJsb2FuIjoiMSJ9AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/index.m3u8",
+                            NULL, NULL),
+                     401);
+    t_resp_free(&r);
+    /* The loan's due date passes. */
+    char sql[512];
+    snprintf(sql, sizeof sql, "UPDATE loan SET due = now() - interval '1 second', started = now() - interval '1 day'"
+                                " WHERE id = '%s'", loan);
+    char *m = resolve(link, "master.m3u8");
+    /* Returned (here: ended by the database) loans stop: the start is checked at once... */
+    t_sql(fx.ci, sql);
+    assert_int_equal(t_http(&r, fx.port, "GET", m, NULL, NULL), 403);
+    assert_string_equal(t_err_code(&r), "loan_ended");
+    t_resp_free(&r);
+    /* ...and a token not seen within the last 30 s is checked against the database. */
+    assert_int_equal(t_http(&r, fx.port, "GET", spare, NULL, NULL), 403);
+    t_resp_free(&r);
+    free(m);
+    free(seg);
+    free(spare);
+    free(link);
+}
+
+static void test_returned_loan_stops(void **state)
+{
+    (void)state;
+    char loan[64];
+    struct t_resp r;
+    /* The film: return it, then the master playlist refuses at once. */
+    assert_int_equal(call(&r, fx.tok, "GET", "/api/v1/loans", NULL), 200);
+    size_t i;
+    json_t *l;
+    char *link = NULL;
+    json_array_foreach(json_object_get(r.json, "items"), i, l) if (!strcmp(json_string_value(json_object_get(l, "title_id")),
+                                                                          fx.film))
+    {
+        link = strdup(json_string_value(json_object_get(json_object_get(l, "links"), "stream")));
+        snprintf(loan, sizeof loan, "%s", json_string_value(json_object_get(l, "id")));
+    }
+    t_resp_free(&r);
+    assert_non_null(link);
+    char path[256];
+    snprintf(path, sizeof path, "/api/v1/loans/%s/return", loan);
+    assert_int_equal(call(&r, fx.tok, "POST", path, NULL), 200);
+    t_resp_free(&r);
+    assert_int_equal(t_http(&r, fx.port, "GET", link, NULL, NULL), 403);
+    assert_string_equal(t_err_code(&r), "loan_ended");
+    t_resp_free(&r);
+    long before = stream_starts(loan);
+    assert_int_equal(t_http(&r, fx.port, "GET", link, NULL, NULL), 403);
+    t_resp_free(&r);
+    assert_int_equal(stream_starts(loan), before); /* a refused start is no start */
+    free(link);
+}
+
+int main(void)
+{
+    t_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_borrow_and_play),       cmocka_unit_test(test_ranges_and_validators),
+        cmocka_unit_test(test_ffmpeg_plays_over_http), cmocka_unit_test(test_tokens_refused),
+        cmocka_unit_test(test_returned_loan_stops),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
