@@ -124,6 +124,14 @@ async function main() {
   psql('postgres', `CREATE DATABASE ${db} TEMPLATE pretnum_tmpl`);
   const book = cli(['import', path.join(CORPUS, 'epub/valid/idpf-childrens-literature.epub')]);
   const other = cli(['import', path.join(CORPUS, 'epub/valid/idpf-wasteland-otf-obf.epub')]);
+  const film = cli(['import', path.join(CORPUS, 'media/valid/h264-aac-publicdomain-sample.mp4'), '--title', 'Film du domaine public']);
+  // The corpus film lasts 30 s and is buffered whole at once: a longer one, made here,
+  // shows segments still being fetched after the token has been refreshed.
+  const longFile = path.join(tmp, 'long.mp4');
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x180:rate=25', '-f', 'lavfi',
+    '-i', 'sine=frequency=330', '-t', '150', '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '32', '-pix_fmt', 'yuv420p',
+    '-g', '50', '-c:a', 'aac', '-b:a', '48k', longFile]);
+  const longFilm = cli(['import', longFile, '--title', 'Long métrage d’essai']);
   const consortium = cli(['consortium', 'add', 'Réseau des tests']);
   cli(['library', 'add', '--consortium', consortium, '--code', 'TEST', 'Médiathèque des tests']);
   cli(['patron', 'add', '--library', 'TEST', '--card', '4242', '--name', 'Alice Lecteur'], 'lire-en-paix\n');
@@ -131,6 +139,8 @@ async function main() {
   cli(['staff', 'add', '--consortium', consortium, '--email', 'admin@test.example', '--role', 'consortium_admin'], 'gerer-les-licences\n');
   cli(['licence', 'add', '--title', book, '--consortium', consortium, '--concurrency', '1']);
   cli(['licence', 'add', '--title', other, '--consortium', consortium, '--concurrency', '1']);
+  cli(['licence', 'add', '--title', film, '--consortium', consortium, '--concurrency', '1']);
+  cli(['licence', 'add', '--title', longFilm, '--consortium', consortium, '--concurrency', '1']);
 
   const port = await startServer();
   const base = `http://127.0.0.1:${port}`;
@@ -307,11 +317,79 @@ async function main() {
     ok(false, 'the reader has a table of contents');
   }
 
-  // ---- account: the loan, then return it ----
+  // ---- borrow a film ----
+  await page.goto(`${base}/titles/${film}`);
+  await ready(page);
+  is(await page.locator('main h1').innerText(), 'Film du domaine public', 'the film\'s page opens');
+  ok(/Durée/.test(await page.locator('.details').innerText()), 'with its duration');
+  await page.getByRole('button', { name: 'Emprunter', exact: true }).click();
+  await page.getByRole('status').filter({ hasText: 'Prêt enregistré' }).waitFor();
+
+  // ---- account: both loans ----
   await page.getByRole('link', { name: 'Mon compte', exact: true }).click();
   await ready(page);
   const loanItem = page.locator('.items .item').filter({ hasText: "Children's Literature" });
-  ok(await loanItem.count() === 1, 'the account lists the loan');
+  const filmItem = page.locator('.items .item').filter({ hasText: 'Film du domaine public' });
+  ok(await loanItem.count() === 1, 'the account lists the e-book loan');
+  ok(await filmItem.count() === 1, 'and the film loan');
+
+  // ---- watch: playback advances, seeking works, the token is refreshed ----
+  await filmItem.getByRole('link', { name: 'Regarder', exact: true }).click();
+  await page.waitForURL(/\/play\//);
+  await ready(page);
+  const video = page.locator('video');
+  await video.waitFor();
+  await page.getByRole('button', { name: 'Lecture', exact: true }).click();
+  const played = await page.waitForFunction(() => document.querySelector('video').currentTime > 1.5, null, { timeout: 30000 })
+    .then(() => true, () => false);
+  ok(played, 'the film plays: its time advances', await video.evaluate((v) => `t=${v.currentTime} state=${v.readyState} err=${v.error && v.error.message}`));
+  const before = await video.evaluate((v) => v.currentTime);
+  await page.getByRole('button', { name: 'Avancer de 10 secondes' }).click();
+  const after = await video.evaluate((v) => v.currentTime);
+  ok(after - before > 8, 'the forward button skips 10 seconds', `${before} -> ${after}`);
+  await axe(page, 'player');
+  await shot(page, 'player');
+  await page.locator('.player .buttons button').first().click(); // pause
+  await page.getByRole('link', { name: 'Retour à mon compte' }).click();
+  await ready(page);
+
+  // A long film outlives its token: the player fetches a fresh one and goes on with it.
+  const streamToken = (u) => (u.match(/\/stream\/([^/]+)\//) || [])[1];
+  const seen = new Set();
+  const onStream = (r) => { if (r.url().includes('/stream/')) seen.add(streamToken(r.url())); };
+  page.on('request', onStream);
+  await page.goto(`${base}/titles/${longFilm}`);
+  await ready(page);
+  await page.getByRole('button', { name: 'Emprunter', exact: true }).click();
+  await page.getByRole('link', { name: 'Regarder', exact: true }).click();
+  await page.waitForURL(/\/play\//);
+  await ready(page);
+  await page.getByRole('button', { name: 'Lecture', exact: true }).click();
+  await page.waitForFunction(() => document.querySelector('video').currentTime > 1, null, { timeout: 30000 });
+  await video.evaluate((v) => { v.currentTime = 40; });
+  await page.waitForFunction(() => document.querySelector('video').currentTime > 41, null, { timeout: 30000 });
+  const firstToken = [...seen][0];
+  is(seen.size, 1, 'until then, one token for the whole stream');
+  await new Promise((r) => setTimeout(r, 1100)); // tokens are stamped to the second
+  const freshStream = page.waitForResponse((r) => /\/api\/v1\/loans\/[^/]+\/token$/.test(r.url()));
+  await page.clock.fastForward('14:30');
+  const tokenAnswer = await freshStream;
+  is(tokenAnswer.status(), 200, 'the player asks for a fresh token before the old one expires');
+  const freshToken = (await tokenAnswer.json()).token;
+  ok(freshToken !== firstToken, 'a new token');
+  await tokenAnswer.finished();
+  await page.waitForTimeout(200);
+  const later = page.waitForResponse((r) => r.url().includes(`/stream/${freshToken}/`), { timeout: 30000 });
+  await video.evaluate((v) => { v.currentTime = 100; });
+  const laterAnswer = await later.catch(() => null);
+  is(laterAnswer && laterAnswer.status(), 200, 'segments after the refresh are fetched with the fresh token');
+  const resumed = await page.waitForFunction(() => document.querySelector('video').currentTime > 101, null, { timeout: 30000 })
+    .then(() => true, () => false);
+  ok(resumed, 'and the film goes on');
+  page.off('request', onStream);
+  await page.locator('.player .buttons button').first().click(); // pause
+  await page.getByRole('link', { name: 'Retour à mon compte' }).click();
+  await ready(page);
   ok(/À rendre le/.test(await loanItem.innerText()), 'with its due date');
   const download = loanItem.getByRole('link', { name: /Télécharger/ });
   if (await download.count()) {
@@ -325,7 +403,7 @@ async function main() {
   await shot(page, 'account');
   await loanItem.getByRole('button', { name: /Rendre/ }).click();
   await page.getByRole('status').filter({ hasText: 'est rendu' }).waitFor();
-  is(await page.locator('.items .item').count(), 0, 'the returned loan leaves the current loans');
+  is(await loanItem.count(), 0, 'the returned loan leaves the current loans');
   ok(/Children's Literature.*rendu/.test(await page.locator('.history').innerText()), 'the history shows the returned loan');
 
   // ---- a hold when the only copy is out ----

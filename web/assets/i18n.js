@@ -168,6 +168,8 @@ const fr = {
   'reader.ended': 'Ce prêt est terminé ; empruntez à nouveau le titre pour le lire.',
 
   'player.back': 'Retour à mon compte',
+  'player.play': 'Lecture',
+  'player.pause': 'Pause',
   'player.rewind': 'Reculer de 10 secondes',
   'player.forward': 'Avancer de 10 secondes',
   'player.keys': 'Clavier : espace lecture/pause, flèches gauche et droite pour reculer ou avancer de 10 secondes.',
@@ -416,6 +418,8 @@ const en = {
   'reader.ended': 'This loan has ended; borrow the title again to read it.',
 
   'player.back': 'Back to my account',
+  'player.play': 'Play',
+  'player.pause': 'Pause',
   'player.rewind': 'Back 10 seconds',
   'player.forward': 'Forward 10 seconds',
   'player.keys': 'Keyboard: space play/pause, left and right arrows back or forward 10 seconds.',

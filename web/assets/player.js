@@ -30,18 +30,23 @@ export async function player(loanId) {
   const current = (url) => url.replace(/\/stream\/[^/]+\//, `/stream/${token}/`);
   let hls = null;
 
+  const playBtn = h('button', { type: 'button', onclick: () => toggle() }, t('player.play'));
+  const toggle = () => (media.paused ? media.play().catch(() => {}) : media.pause());
+  media.addEventListener('play', () => { playBtn.textContent = t('player.pause'); });
+  media.addEventListener('pause', () => { playBtn.textContent = t('player.play'); });
   const seek = (d) => { media.currentTime = Math.max(0, Math.min((media.duration || Infinity), media.currentTime + d)); };
   const keys = (ev) => {
-    if (ev.target.closest('input, select, textarea, button, a') || ev.altKey || ev.ctrlKey || ev.metaKey) return;
-    if (ev.key === ' ' || ev.key === 'k') { ev.preventDefault(); media.paused ? media.play() : media.pause(); }
+    if (ev.target === media || ev.target.closest('input, select, textarea, button, a') || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    if (ev.key === ' ' || ev.key === 'k') { ev.preventDefault(); toggle(); }
     else if (ev.key === 'ArrowLeft' || ev.key === 'j') { ev.preventDefault(); seek(-10); }
     else if (ev.key === 'ArrowRight' || ev.key === 'l') { ev.preventDefault(); seek(10); }
   };
-  const region = h('section', { class: 'player', 'aria-label': loan.title, onkeydown: keys },
+  const region = h('section', { class: 'player', 'aria-label': t(video ? 'account.watch' : 'account.listen'), onkeydown: keys },
     media,
     h('div', { class: 'buttons' },
-      h('button', { type: 'button', onclick: () => seek(-10) }, h('span', { 'aria-hidden': 'true' }, '⏪ '), t('player.rewind')),
-      h('button', { type: 'button', onclick: () => seek(10) }, t('player.forward'), h('span', { 'aria-hidden': 'true' }, ' ⏩'))),
+      playBtn,
+      h('button', { type: 'button', onclick: () => seek(-10) }, h('span', { 'aria-hidden': 'true' }, '« '), t('player.rewind')),
+      h('button', { type: 'button', onclick: () => seek(10) }, t('player.forward'), h('span', { 'aria-hidden': 'true' }, ' »'))),
     h('p', { class: 'hint' }, t('player.keys')),
     status);
   clear(main,
@@ -49,7 +54,26 @@ export async function player(loanId) {
     title && title.authors && title.authors.length ? h('p', { class: 'creators' }, title.authors.join(', ')) : null,
     region, back);
 
-  if (media.canPlayType('application/vnd.apple.mpegurl')) {
+  // hls.js where Media Source Extensions exist: its requests take the fresh token
+  // without a hiccup. The browser's own HLS elsewhere (iOS Safari).
+  const mse = 'MediaSource' in window || 'ManagedMediaSource' in window;
+  const Hls = mse ? (await import('/vendor/hls.mjs')).default : null;
+  if (Hls && Hls.isSupported()) {
+    hls = new Hls({
+      workerPath: '/vendor/hls.worker.js',
+      // A minute ahead at most: enough for a bad connection, little wasted on a phone's
+      // data plan when the patron stops watching.
+      maxBufferLength: 30,
+      maxMaxBufferLength: 60,
+      xhrSetup: (xhr, url) => { xhr.open('GET', current(url), true); },
+    });
+    hls.on(Hls.Events.ERROR, (_, data) => {
+      if (data.fatal) status.textContent = t('player.unsupported');
+    });
+    hls.loadSource(stream);
+    hls.attachMedia(media);
+    onLeave(keepFresh(loan, (fresh) => { token = fresh; }));
+  } else if (media.canPlayType('application/vnd.apple.mpegurl')) {
     media.src = stream;
     onLeave(keepFresh(loan, (fresh) => {
       // Native HLS keeps its URLs: reload at the same place with the new token.
@@ -62,21 +86,7 @@ export async function player(loanId) {
       }, { once: true });
     }));
   } else {
-    const { default: Hls } = await import('/vendor/hls.mjs');
-    if (!Hls.isSupported()) {
-      status.textContent = t('player.unsupported');
-      return;
-    }
-    hls = new Hls({
-      workerPath: '/vendor/hls.worker.js',
-      xhrSetup: (xhr, url) => { xhr.open('GET', current(url), true); },
-    });
-    hls.on(Hls.Events.ERROR, (_, data) => {
-      if (data.fatal) status.textContent = t('player.unsupported');
-    });
-    hls.loadSource(stream);
-    hls.attachMedia(media);
-    onLeave(keepFresh(loan, (fresh) => { token = fresh; }));
+    status.textContent = t('player.unsupported');
   }
   onLeave(() => {
     media.pause();
