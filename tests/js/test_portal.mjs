@@ -241,6 +241,7 @@ async function main() {
   await page.getByRole('button', { name: 'Emprunter', exact: true }).click();
   await page.getByRole('status').filter({ hasText: 'Prêt enregistré' }).waitFor();
   ok(true, 'borrowing is announced in a live region');
+  is(await page.evaluate(() => document.activeElement.textContent), 'Lire', 'and the focus moves to Read');
   const loans = await page.evaluate(() => fetch('/api/v1/loans').then((r) => r.json()));
   is(loans.items.length, 1, 'the loan exists');
   const dueDays = (new Date(loans.items[0].due) - new Date(loans.items[0].started)) / 86400000;
@@ -403,6 +404,7 @@ async function main() {
   await shot(page, 'account');
   await loanItem.getByRole('button', { name: /Rendre/ }).click();
   await page.getByRole('status').filter({ hasText: 'est rendu' }).waitFor();
+  is(await page.evaluate(() => document.activeElement.textContent), 'Mes prêts', 'the focus stays with the loans');
   is(await loanItem.count(), 0, 'the returned loan leaves the current loans');
   ok(/Children's Literature.*rendu/.test(await page.locator('.history').innerText()), 'the history shows the returned loan');
 

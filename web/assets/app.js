@@ -357,6 +357,7 @@ function drawActions(title, mine, actions, status, alert) {
         status.textContent = t('title.loaned', { due: formatDate(res.loan.due) });
         mine.loans.push(res.loan);
         drawActions(title, mine, actions, status, alert);
+        actions.querySelector('a, button')?.focus(); // Read, Listen or Watch
       } catch (e) {
         btn.disabled = false;
         alert.textContent = errorText(e);
@@ -383,6 +384,8 @@ function drawActions(title, mine, actions, status, alert) {
           status.textContent = t('title.held', { pos: res.hold.position });
           mine.holds.push(res.hold);
           drawActions(title, mine, actions, status, alert);
+          status.setAttribute('tabindex', '-1');
+          status.focus();
         } catch (e) {
           ev.target.disabled = false;
           alert.textContent = errorText(e);
@@ -484,16 +487,23 @@ async function account() {
   state.me = me;
   const status = h('div', { role: 'status', 'aria-live': 'polite', class: 'status' });
   const alert = h('div', { role: 'alert', class: 'error-text' });
-  const refresh = async (msg) => {
+  // After an action the page is drawn again: focus goes back to the section acted in,
+  // so keyboard users keep their place, and the result is announced.
+  const refresh = async (msg, where) => {
     await account();
     const s = main().querySelector('.status');
     if (s && msg) s.textContent = msg;
+    const heading = where && document.getElementById(where);
+    if (heading) {
+      heading.setAttribute('tabindex', '-1');
+      heading.focus();
+    }
   };
-  const act = async (fn, okText) => {
+  const act = async (fn, okText, where = 'loans-h') => {
     alert.textContent = '';
     try {
       const res = await fn();
-      await refresh(okText(res));
+      await refresh(okText(res), where);
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) throw e;
       alert.textContent = errorText(e);
@@ -531,7 +541,7 @@ async function account() {
         (r) => t('account.borrowed', { title: x.title, due: formatDate(r.loan.due) })) },
       t('title.borrow'), h('span', { class: 'visually-hidden' }, ` ${x.title}`)) : null,
       h('button', { type: 'button', class: 'secondary', onclick: () => act(
-        () => del(`/api/v1/holds/${x.id}`), () => t('account.cancelled', { title: x.title })) },
+        () => del(`/api/v1/holds/${x.id}`), () => t('account.cancelled', { title: x.title }), 'holds-h') },
       t('account.cancel'), h('span', { class: 'visually-hidden' }, ` ${x.title}`))));
   const past = all.items.filter((l) => l.state !== 'active');
   const noteText = (n) => {
@@ -559,7 +569,7 @@ async function account() {
         noteText(n), ' ', h('span', { class: 'when' }, formatDate(n.created, true)))))
         : h('p', null, t('account.no_notifications')),
       unread ? h('button', { type: 'button', class: 'secondary', onclick: () => act(
-        () => post('/api/v1/me/notifications/read'), () => t('account.marked')) }, t('account.mark_read')) : null),
+        () => post('/api/v1/me/notifications/read'), () => t('account.marked'), 'notes-h') }, t('account.mark_read')) : null),
     h('section', { 'aria-labelledby': 'history-h' },
       h('h2', { id: 'history-h' }, t('account.history')),
       past.length ? h('ul', { class: 'history' }, past.map((l) => h('li', null,
