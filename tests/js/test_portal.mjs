@@ -132,6 +132,7 @@ async function main() {
     '-i', 'sine=frequency=330', '-t', '150', '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '32', '-pix_fmt', 'yuv420p',
     '-g', '50', '-c:a', 'aac', '-b:a', '48k', longFile]);
   const longFilm = cli(['import', longFile, '--title', 'Long métrage d’essai']);
+  const music = cli(['import', path.join(CORPUS, 'media/valid/mozilla-48k-mono-vorbis.ogg'), '--title', 'Chanson d’essai']);
   const consortium = cli(['consortium', 'add', 'Réseau des tests']);
   cli(['library', 'add', '--consortium', consortium, '--code', 'TEST', 'Médiathèque des tests']);
   cli(['patron', 'add', '--library', 'TEST', '--card', '4242', '--name', 'Alice Lecteur'], 'lire-en-paix\n');
@@ -141,6 +142,7 @@ async function main() {
   cli(['licence', 'add', '--title', other, '--consortium', consortium, '--concurrency', '1']);
   cli(['licence', 'add', '--title', film, '--consortium', consortium, '--concurrency', '1']);
   cli(['licence', 'add', '--title', longFilm, '--consortium', consortium, '--concurrency', '1']);
+  cli(['licence', 'add', '--title', music, '--consortium', consortium, '--concurrency', '1']);
 
   const port = await startServer();
   const base = `http://127.0.0.1:${port}`;
@@ -388,6 +390,21 @@ async function main() {
     .then(() => true, () => false);
   ok(resumed, 'and the film goes on');
   page.off('request', onStream);
+  await page.locator('.player .buttons button').first().click(); // pause
+
+  // ---- listen to music ----
+  await page.goto(`${base}/titles/${music}`);
+  await ready(page);
+  await page.getByRole('button', { name: 'Emprunter', exact: true }).click();
+  await page.getByRole('link', { name: 'Écouter', exact: true }).click();
+  await page.waitForURL(/\/play\//);
+  await ready(page);
+  ok(await page.locator('audio').count() === 1, 'music gets an audio player');
+  await page.getByRole('button', { name: 'Lecture', exact: true }).click();
+  const heard = await page.waitForFunction(() => document.querySelector('audio').currentTime > 1, null, { timeout: 30000 })
+    .then(() => true, () => false);
+  ok(heard, 'the music plays: its time advances');
+  await axe(page, 'music player');
   await page.locator('.player .buttons button').first().click(); // pause
   await page.getByRole('link', { name: 'Retour à mon compte' }).click();
   await ready(page);

@@ -396,7 +396,7 @@ function drawActions(title, mine, actions, status, alert) {
 
 async function signin() {
   const next = new URLSearchParams(location.search).get('next');
-  const safeNext = next && next.startsWith('/') && !next.startsWith('//') ? next : null;
+  const safeNext = next && /^\/(?![/\\])/.test(next) ? next : null; // this site only
   let savedLib = '';
   try { savedLib = localStorage.getItem('pretnum.library') || ''; } catch { /* private mode */ }
 

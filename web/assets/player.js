@@ -52,6 +52,9 @@ export async function player(loanId) {
   clear(main,
     h('h1', null, loan.title),
     title && title.authors && title.authors.length ? h('p', { class: 'creators' }, title.authors.join(', ')) : null,
+    !video && title && title.cover
+      ? h('img', { class: 'cover album', src: title.cover, alt: t('title.cover', { title: loan.title }), width: 240, height: 240 })
+      : null,
     region, back);
 
   // hls.js where Media Source Extensions exist: its requests take the fresh token
