@@ -8,6 +8,12 @@
 -- Checkout, one transaction: lock the title's licence rows, count the active loans, and
 -- either take a copy (insert the loan, spend a checkout, record the event) or record a
 -- turnaway. Return, a second transaction: lock, end the loan, record the event.
+--
+-- The server does more in the same statements than this reference: it reads the
+-- patron's library policy, closes the patron's loans of the title past due, checks the
+-- loan limit and an open loan of the same title, counts the holds waiting and the
+-- copies ready holds keep, and orders the usable licences; its return counts the holds
+-- waiting. So the comparison leans against the server, never for it.
 \set t random(1, @TITLES@)
 \set p :client_id + 1
 BEGIN;

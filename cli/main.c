@@ -167,6 +167,8 @@ static int cmd_serve(void)
         .public_url = getenv("PRETNUM_PUBLIC_URL"),
         .web_dir = getenv("PRETNUM_WEB_DIR") && *getenv("PRETNUM_WEB_DIR") ? getenv("PRETNUM_WEB_DIR") : NULL,
         .secure_cookies = env_int("PRETNUM_SECURE_COOKIES", 0, 0, 1) != 0,
+        .threads = env_int("PRETNUM_THREADS", 0, 0, 256),
+        .db_pool_size = env_int("PRETNUM_DB_POOL", 0, 0, 256),
     };
     /* Signals are taken by sigwait() below, not by the worker threads. */
     sigset_t set;

@@ -484,6 +484,7 @@ enum lend_status lend_session_lookup(struct db *db, const char *token, struct le
     }
     snprintf(who->library_id, sizeof who->library_id, "%s", lib ? lib : "");
     snprintf(who->consortium_id, sizeof who->consortium_id, "%s", db_get(r, 0, "consortium_id"));
+    who->session_left_s = (int)db_get_ll(r, 0, "left_s");
     PQclear(r);
     return LEND_OK;
 }

@@ -3,6 +3,8 @@
  */
 #include "sql.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -59,8 +61,9 @@ static bool connect_and_prepare(struct db *db, char *err, size_t errlen)
     PQclear(PQexec(db->conn, "SET pg_trgm.word_similarity_threshold = 0.6"));
     /* Prepared searches would switch to a generic plan that guesses thousands of rows
      * and starts parallel workers and JIT for a query that reads a few: about 20 ms lost
-     * on every search (measured by bench/search.sh). Plan each execution for its values. */
-    PQclear(PQexec(db->conn, "SET plan_cache_mode = force_custom_plan"));
+     * on every search (measured by bench/search.sh). Those are marked custom_plan and
+     * planned at each execution (db_exec). The others keep the plan cache: planning
+     * every execution was half of PostgreSQL's CPU in bench/lending.sh. */
     PQclear(PQexec(db->conn, "SET jit = off"));
     PQclear(PQexec(db->conn, "SET max_parallel_workers_per_gather = 0"));
     if (db->unprepared)
@@ -157,6 +160,84 @@ static int classify(struct db *db)
     return DB_HARD;
 }
 
+/*
+ * The statement `name` when it is to be planned for its values: an unnamed statement is
+ * parsed and planned at each execution, with the parameters at hand.
+ */
+static const struct db_statement *custom_plan_statement(const char *name)
+{
+    for (const struct db_statement *s = db_statements; s->name; s++)
+        if (s->custom_plan && !strcmp(s->name, name))
+            return s;
+    return NULL;
+}
+
+#define BEGIN_SQL "BEGIN ISOLATION LEVEL READ COMMITTED"
+
+/*
+ * The statement with BEGIN before it and/or COMMIT after it, in one round trip (libpq's
+ * pipeline mode: the commands, then one Sync). Returns the statement's result, or NULL
+ * when the connection was lost or BEGIN or COMMIT failed (then *failed is that
+ * command's result). A failed statement aborts the COMMIT after it: the transaction
+ * is left open, failed, for db_transaction() to roll back.
+ */
+static PGresult *exec_pipeline(struct db *db, bool begin, bool commit, const struct db_statement *custom,
+                               const char *name, int nparams, const char *const *params, PGresult **failed)
+{
+    PGconn *c = db->conn;
+    *failed = NULL;
+    if (!PQenterPipelineMode(c))
+        return NULL;
+    bool sent = (!begin || PQsendQueryParams(c, BEGIN_SQL, 0, NULL, NULL, NULL, NULL, 0)) &&
+                (custom ? PQsendQueryParams(c, custom->sql, nparams, NULL, params, NULL, NULL, 0)
+                        : PQsendQueryPrepared(c, name, nparams, params, NULL, NULL, 0)) &&
+                (!commit || PQsendQueryParams(c, "COMMIT", 0, NULL, NULL, NULL, NULL, 0)) && PQpipelineSync(c);
+    int want = 1 + begin + commit;
+    PGresult *res[3] = {NULL, NULL, NULL};
+    int got = 0, gaps = 0;
+    while (sent) {
+        PGresult *x = PQgetResult(c);
+        if (!x) { /* one after each command's results; none after a lost connection */
+            if (PQstatus(c) != CONNECTION_OK || ++gaps > want)
+                break;
+            continue;
+        }
+        if (PQresultStatus(x) == PGRES_PIPELINE_SYNC) {
+            PQclear(x);
+            break;
+        }
+        if (got < want)
+            res[got++] = x;
+        else
+            PQclear(x);
+    }
+    PQexitPipelineMode(c);
+    PGresult *b = begin ? res[0] : NULL, *r = res[begin], *m = commit ? res[begin + 1] : NULL;
+    if (b && PQresultStatus(b) != PGRES_COMMAND_OK) {
+        *failed = b;
+        PQclear(r);
+        PQclear(m);
+        return NULL;
+    }
+    PQclear(b);
+    ExecStatusType st = PQresultStatus(r);
+    if (commit && r && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
+        if (!m || PQresultStatus(m) != PGRES_COMMAND_OK) { /* not committed: nothing happened */
+            *failed = m;
+            PQclear(r);
+            return NULL;
+        }
+        db->committed = true;
+    }
+    PQclear(m);
+    return r;
+}
+
+void db_commit_with_next(struct db *db)
+{
+    db->commit_next = true;
+}
+
 PGresult *db_exec(struct db *db, const char *name, int nparams, const char *const *params, int *qs)
 {
     db->sqlstate[0] = 0;
@@ -166,7 +247,23 @@ PGresult *db_exec(struct db *db, const char *name, int nparams, const char *cons
         atomic_fetch_add(&errors, 1);
         return NULL;
     }
-    PGresult *r = PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+    const struct db_statement *custom = custom_plan_statement(name);
+    PGresult *r;
+    if (db->begin_pending || db->commit_next) {
+        bool begin = db->begin_pending, commit = db->commit_next;
+        db->begin_pending = db->commit_next = false;
+        PGresult *failed;
+        r = exec_pipeline(db, begin, commit, custom, name, nparams, params, &failed);
+        if (failed) {
+            note_failure(db, failed, "BEGIN/COMMIT");
+            PQclear(failed);
+            *qs = classify(db);
+            return NULL;
+        }
+    } else {
+        r = custom ? PQexecParams(db->conn, custom->sql, nparams, NULL, params, NULL, NULL, 0)
+                   : PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+    }
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
         if (st == PGRES_TUPLES_OK)
@@ -186,6 +283,12 @@ int db_command(struct db *db, const char *sql)
     db->sqlstate[0] = 0;
     if (!db->conn)
         return DB_HARD;
+    if (db->begin_pending) {
+        db->begin_pending = false;
+        int qs = db_command(db, BEGIN_SQL);
+        if (qs < 0)
+            return qs;
+    }
     PGresult *r = PQexec(db->conn, sql);
     if (PQresultStatus(r) == PGRES_COMMAND_OK) {
         PQclear(r);
@@ -215,12 +318,25 @@ enum lend_status db_transaction(struct db *db, enum lend_status (*cb)(struct db 
 {
     enum lend_status rc = LEND_INTERNAL;
     for (int attempt = 0; attempt < 5; attempt++) {
-        int qs = db_command(db, "BEGIN ISOLATION LEVEL READ COMMITTED");
-        if (qs < 0)
-            return db_failure(db, qs);
+        if (!db->conn)
+            return db_failure(db, DB_HARD);
+        /* BEGIN is sent with the first statement, in the same round trip (db_exec). */
+        db->begin_pending = true;
+        db->committed = db->commit_next = false;
         rc = cb(db, ctx);
+        db->commit_next = false;
+        if (db->committed) { /* COMMIT went with the last statement (db_commit_with_next) */
+            db->committed = false;
+            return rc;
+        }
+        if (db->begin_pending) { /* nothing was sent: no transaction to end */
+            db->begin_pending = false;
+            if (rc != LEND_RETRY)
+                return rc;
+            continue;
+        }
         if (rc == LEND_OK) {
-            qs = db_command(db, "COMMIT");
+            int qs = db_command(db, "COMMIT");
             if (qs == 0)
                 return LEND_OK;
             rc = db_failure(db, qs);
@@ -463,4 +579,78 @@ void db_pool_free(struct db_pool *p)
     free(p->slots);
     free(p->conninfo);
     free(p);
+}
+
+/* ---- Notices (LISTEN) ---- */
+
+struct db_listener {
+    PGconn *conn;
+};
+
+struct db_listener *db_listen(const char *conninfo, const char *channel, char *err, size_t errlen)
+{
+    struct db_listener *l = calloc(1, sizeof *l);
+    if (!l) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    l->conn = PQconnectdb(conninfo);
+    if (PQstatus(l->conn) != CONNECTION_OK) {
+        const char *m = PQerrorMessage(l->conn);
+        snprintf(err, errlen, "could not connect to the database: %.*s", (int)strcspn(m, "\n"), m);
+        db_listen_close(l);
+        return NULL;
+    }
+    PQsetNoticeProcessor(l->conn, quiet_notice, NULL);
+    char *ident = PQescapeIdentifier(l->conn, channel, strlen(channel));
+    char sql[200];
+    snprintf(sql, sizeof sql, "LISTEN %s", ident ? ident : "\"\"");
+    PQfreemem(ident);
+    PGresult *r = PQexec(l->conn, sql);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) {
+        const char *m = PQresultErrorMessage(r);
+        snprintf(err, errlen, "could not listen: %.*s", (int)strcspn(m, "\n"), m);
+    }
+    PQclear(r);
+    if (!ok) {
+        db_listen_close(l);
+        return NULL;
+    }
+    return l;
+}
+
+int db_listen_wait(struct db_listener *l, int timeout_ms, void (*on)(void *ctx, const char *payload), void *ctx)
+{
+    int n = 0;
+    for (;;) {
+        PGnotify *note;
+        while ((note = PQnotifies(l->conn))) {
+            on(ctx, note->extra);
+            PQfreemem(note);
+            n++;
+        }
+        if (n > 0)
+            return n;
+        int fd = PQsocket(l->conn);
+        if (fd < 0 || PQstatus(l->conn) != CONNECTION_OK)
+            return -1;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int rc = poll(&p, 1, timeout_ms);
+        if (rc < 0)
+            return errno == EINTR ? 0 : -1;
+        if (rc == 0)
+            return 0;
+        if (!PQconsumeInput(l->conn))
+            return -1;
+        timeout_ms = 0; /* take what came, then return */
+    }
+}
+
+void db_listen_close(struct db_listener *l)
+{
+    if (!l)
+        return;
+    PQfinish(l->conn);
+    free(l);
 }

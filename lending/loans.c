@@ -58,13 +58,21 @@ struct policy {
     int default_days, max_loans, max_holds, max_renewals, hold_days;
 };
 
-static int load_policy(struct db *db, const char *patron, const char *title, struct policy *pol)
+/*
+ * The patron's library policy (and the kind of title, when title is not NULL). With
+ * owned not NULL, also locks the title's licences in the patron's consortium, as
+ * lock_title() does, and sets *owned to how many of them the library may draw on.
+ */
+static int load_policy(struct db *db, const char *patron, const char *title, struct policy *pol, int *owned)
 {
     int qs;
     const char *p[2] = {patron, title};
-    PGresult *r = db_exec(db, "patron_policy", 2, p, &qs);
+    memset(pol, 0, sizeof *pol);
+    PGresult *r = db_exec(db, owned ? "policy_lock" : "patron_policy", 2, p, &qs);
     if (!r)
         return qs;
+    if (owned)
+        *owned = qs == 1 ? (int)db_get_ll(r, 0, "owned") : 0;
     if (qs == 1) {
         snprintf(pol->library, sizeof pol->library, "%s", db_get(r, 0, "library_id"));
         snprintf(pol->consortium, sizeof pol->consortium, "%s", db_get(r, 0, "consortium_id"));
@@ -120,18 +128,23 @@ struct pick {
  * Returns 1 when found, 0 when not, a db_qs on failure.
  */
 static int pick_licence(struct db *db, const char *title, const char *consortium, const char *library,
-                        const char *want_id, struct pick *out, bool *usable)
+                        const char *want_id, struct pick *out, bool *usable);
+
+/* pick_licence() over rows already read (licences_usable's columns; rows whose id is
+ * NULL are no licence). */
+static int pick_from(const PGresult *r, const char *want_id, struct pick *out, bool *usable)
 {
-    int qs;
-    const char *p[3] = {title, consortium, library};
-    PGresult *r = db_exec(db, "licences_usable", 3, p, &qs);
-    if (!r)
-        return qs;
-    if (usable)
-        *usable = qs > 0;
+    int n = PQntuples(r);
+    if (usable) {
+        *usable = false;
+        for (int i = 0; i < n; i++)
+            *usable = *usable || db_get(r, i, "id");
+    }
     int found = 0;
-    for (int i = 0; i < qs && !found; i++) {
+    for (int i = 0; i < n && !found; i++) {
         const char *id = db_get(r, i, "id");
+        if (!id)
+            continue;
         long long reserved = db_get_ll(r, i, "reserved");
         long long free_copies = LLONG_MAX;
         if (db_get(r, i, "concurrency"))
@@ -153,6 +166,18 @@ static int pick_licence(struct db *db, const char *title, const char *consortium
         out->loan_days = (int)db_get_ll(r, i, "loan_days");
         found = 1;
     }
+    return found;
+}
+
+static int pick_licence(struct db *db, const char *title, const char *consortium, const char *library,
+                        const char *want_id, struct pick *out, bool *usable)
+{
+    int qs;
+    const char *p[3] = {title, consortium, library};
+    PGresult *r = db_exec(db, "licences_usable", 3, p, &qs);
+    if (!r)
+        return qs;
+    int found = pick_from(r, want_id, out, usable);
     PQclear(r);
     return found;
 }
@@ -353,7 +378,8 @@ static enum lend_status checkout_tx(struct db *db, void *ctx)
     if (!go)
         return LEND_OK;
     struct policy pol;
-    int qs = load_policy(db, patron, c->title, &pol);
+    int owned;
+    int qs = load_policy(db, patron, c->title, &pol, &owned); /* and the lock */
     TRY(qs);
     if (qs != 1)
         return answer(o, LEND_UNAUTHORIZED, "not_signed_in", "This account no longer exists.");
@@ -361,31 +387,32 @@ static enum lend_status checkout_tx(struct db *db, void *ctx)
         answer(o, LEND_NOT_FOUND, "unknown_title", "There is no such title.");
         goto out;
     }
-    int owned = lock_title(db, c->title, pol.consortium, pol.library);
-    TRY(owned);
     if (owned == 0) {
         TRY(event(db, "turnaway_no_licence", c->title, pol.consortium, pol.library, pol.pseudonym, NULL));
         answer(o, LEND_FORBIDDEN, "no_licence", "Your library does not lend this title.");
         goto out;
     }
-    const char *sp4[4] = {patron, c->title, pol.consortium, pol.pseudonym};
-    PGresult *r = db_exec(db, "checkout_state", 4, sp4, &qs);
+    const char *sp[5] = {patron, c->title, pol.consortium, pol.pseudonym, pol.library};
+    PGresult *state = db_exec(db, "checkout_state", 5, sp, &qs);
     TRY(qs);
-    long long open_same = db_get_ll(r, 0, "open_same"), active = db_get_ll(r, 0, "active");
-    long long waiting = db_get_ll(r, 0, "waiting");
-    PQclear(r);
+    long long open_same = db_get_ll(state, 0, "open_same"), active = db_get_ll(state, 0, "patron_active");
+    long long waiting = db_get_ll(state, 0, "waiting");
+    PGresult *r;
     if (open_same > 0) {
+        PQclear(state);
         answer(o, LEND_CONFLICT, "already_borrowed", "You already have this title on loan.");
         goto out;
     }
     int days = c->days ? c->days : pol.default_days;
     if (!offered(pol.loan_days, days)) {
+        PQclear(state);
         char m[160];
         snprintf(m, sizeof m, "Your library lends for %s days.", pol.loan_days);
         answer(o, LEND_INVALID, "invalid_loan_days", m);
         goto out;
     }
     if (active >= pol.max_loans) {
+        PQclear(state);
         TRY(event(db, "turnaway_limit", c->title, pol.consortium, pol.library, pol.pseudonym, NULL));
         char m[160];
         snprintf(m, sizeof m, "You may have %d loans at a time; return one first.", pol.max_loans);
@@ -393,27 +420,38 @@ static enum lend_status checkout_tx(struct db *db, void *ctx)
         goto out;
     }
 
-    /* With people waiting, free copies go to them first, and this patron may be one. */
+    /* With people waiting, free copies go to them first, and this patron may be one:
+     * the holds and licences are read again after that. */
     struct pick lic;
     bool usable = false;
     int found = 0;
-    char hold_id[37] = "";
-    if (waiting > 0)
+    char hold_id[37] = "", kept[37] = "";
+    if (waiting > 0) {
+        PQclear(state);
+        state = NULL;
         TRY(promote(db, c->title, pol.consortium));
-    const char *pt[2] = {patron, c->title};
-    r = db_exec(db, "hold_ready_of", 2, pt, &qs);
-    TRY(qs);
-    if (qs == 1) {
-        snprintf(hold_id, sizeof hold_id, "%s", db_get(r, 0, "id"));
-        char kept[37];
-        snprintf(kept, sizeof kept, "%s", db_get(r, 0, "licence_id"));
+        const char *pt[2] = {patron, c->title};
+        r = db_exec(db, "hold_ready_of", 2, pt, &qs);
+        TRY(qs);
+        if (qs == 1) {
+            snprintf(hold_id, sizeof hold_id, "%s", db_get(r, 0, "id"));
+            snprintf(kept, sizeof kept, "%s", db_get(r, 0, "licence_id"));
+        }
         PQclear(r);
-        TRY(found = pick_licence(db, c->title, pol.consortium, pol.library, kept, &lic, &usable));
+        if (hold_id[0])
+            TRY(found = pick_licence(db, c->title, pol.consortium, pol.library, kept, &lic, &usable));
+        if (!found)
+            TRY(found = pick_licence(db, c->title, pol.consortium, pol.library, NULL, &lic, &usable));
     } else {
-        PQclear(r);
+        if (db_get(state, 0, "ready_hold")) {
+            snprintf(hold_id, sizeof hold_id, "%s", db_get(state, 0, "ready_hold"));
+            snprintf(kept, sizeof kept, "%s", db_get(state, 0, "ready_licence"));
+            found = pick_from(state, kept, &lic, &usable);
+        }
+        if (!found)
+            found = pick_from(state, NULL, &lic, &usable);
+        PQclear(state);
     }
-    if (!found)
-        TRY(found = pick_licence(db, c->title, pol.consortium, pol.library, NULL, &lic, &usable));
     if (!found) {
         bool none = !usable;
         TRY(event(db, none ? "turnaway_no_licence" : "turnaway_no_copy", c->title, pol.consortium, pol.library,
@@ -434,11 +472,15 @@ static enum lend_status checkout_tx(struct db *db, void *ctx)
     snprintf(days_s, sizeof days_s, "%d", days);
     const char *lp[8] = {patron,        c->title, lic.id, pol.library, days_s, lic.expires[0] ? lic.expires : NULL,
                          pol.consortium, pol.pseudonym};
+    /* The last statement when no hold was fulfilled and no Idempotency-Key answer is
+     * to be stored: COMMIT goes with it. */
+    if (!hold_id[0] && !(c->idem && c->idem->key))
+        db_commit_with_next(db);
     r = db_exec(db, "checkout_commit", 8, lp, &qs);
     TRY(qs);
-    if (db_get_ll(r, 0, "spent") != 1) {
+    if (qs != 1) {
         PQclear(r);
-        return LEND_INTERNAL; /* the lock makes this impossible; the CHECK would stop it too */
+        return LEND_INTERNAL; /* no checkout left to spend: the lock makes it impossible */
     }
     o->out = loan_json(r, 0);
     PQclear(r);
@@ -504,8 +546,8 @@ static enum lend_status change_tx(struct db *db, void *ctx)
     struct outcome *o = &c->o;
     outcome_reset(o);
     int qs;
-    const char *p[2] = {c->id, c->who->id};
-    PGresult *r = db_exec(db, "loan_for_change", 2, p, &qs);
+    const char *p[3] = {c->id, c->who->id, c->who->consortium_id}; /* and the lock */
+    PGresult *r = db_exec(db, "loan_for_change_lock", 3, p, &qs);
     TRY(qs);
     if (qs == 0) {
         PQclear(r);
@@ -518,7 +560,6 @@ static enum lend_status change_tx(struct db *db, void *ctx)
     int renewals = (int)db_get_ll(r, 0, "renewals"), lic_days = (int)db_get_ll(r, 0, "licence_loan_days");
     bool active = db_get_bool(r, 0, "active");
     PQclear(r);
-    TRY(lock_title(db, title, c->who->consortium_id, NULL));
     if (!active)
         return answer(o, LEND_CONFLICT, "loan_not_active", "This loan has already ended.");
     if (!c->renew) {
@@ -538,7 +579,7 @@ static enum lend_status change_tx(struct db *db, void *ctx)
         return LEND_OK;
     } else {
         struct policy pol;
-        TRY(load_policy(db, c->who->id, NULL, &pol));
+        TRY(load_policy(db, c->who->id, NULL, &pol, NULL));
         const char *hp[3] = {title, c->who->consortium_id, c->who->id};
         long long waiting = count1(db, "holds_others_open", 3, hp, &qs);
         TRY(qs);
@@ -673,14 +714,13 @@ static enum lend_status hold_tx(struct db *db, void *ctx)
     if (!go)
         return LEND_OK;
     struct policy pol;
-    int qs = load_policy(db, patron, h->title, &pol);
+    int owned;
+    int qs = load_policy(db, patron, h->title, &pol, &owned); /* and the lock */
     TRY(qs);
     if (!pol.kind[0]) {
         answer(o, LEND_NOT_FOUND, "unknown_title", "There is no such title.");
         goto out;
     }
-    int owned = lock_title(db, h->title, pol.consortium, pol.library);
-    TRY(owned);
     if (owned == 0) {
         answer(o, LEND_FORBIDDEN, "no_licence", "Your library does not lend this title.");
         goto out;

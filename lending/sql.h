@@ -20,6 +20,9 @@ struct db_statement {
     const char *name;
     const char *sql;
     int nparams;
+    /* Planned for its values at every execution (as an unnamed statement), for queries
+     * whose best plan depends on them; the others keep PostgreSQL's plan cache. */
+    bool custom_plan;
 };
 
 /** The statement table, ending with {NULL}. */
@@ -38,6 +41,9 @@ struct db {
     double last_attempt; /* monotonic seconds of the last connection attempt */
     bool prepared;
     bool unprepared; /* opened for migrations: prepares nothing */
+    bool begin_pending; /* db_transaction() began: BEGIN goes with the next statement */
+    bool commit_next;   /* db_commit_with_next(): COMMIT goes with the next statement */
+    bool committed;     /* ... and it did: db_transaction() has nothing left to end */
     char sqlstate[6]; /* of the last failure, "" otherwise */
 };
 
@@ -58,6 +64,13 @@ int db_command(struct db *db, const char *sql);
  * is gone and LEND_INTERNAL otherwise.
  */
 enum lend_status db_transaction(struct db *db, enum lend_status (*cb)(struct db *, void *), void *ctx);
+
+/**
+ * Inside db_transaction(): the next statement is the transaction's last, and COMMIT is
+ * sent with it in the same round trip. When it succeeds the transaction is committed
+ * whatever the callback returns next, so nothing may be decided after it.
+ */
+void db_commit_with_next(struct db *db);
 
 /** Maps a failed query's state to a lending status (unavailable, retry or internal). */
 enum lend_status db_failure(struct db *db, int qs);

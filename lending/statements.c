@@ -112,7 +112,7 @@ const struct db_statement db_statements[] = {
     {"session_lookup",
      "SELECT s.patron_id, s.staff_id, coalesce(p.library_id, st.library_id) AS library_id,"
      "       coalesce(l.consortium_id, st.consortium_id) AS consortium_id, st.role,"
-     "       p.pseudonym"
+     "       p.pseudonym, ceil(extract(epoch FROM s.expires_at - now()))::int AS left_s"
      " FROM session s"
      " LEFT JOIN patron p ON p.id = s.patron_id"
      " LEFT JOIN library l ON l.id = p.library_id"
@@ -204,7 +204,7 @@ const struct db_statement db_statements[] = {
      " top AS (SELECT id, rank FROM m ORDER BY rank DESC, id LIMIT $4 OFFSET $5)"
      " SELECT c.total, p.* FROM (SELECT count(*) AS total FROM m) c LEFT JOIN LATERAL"
      " (SELECT " TITLE_COLS " FROM top JOIN title t USING (id) ORDER BY top.rank DESC, t.id) p ON true",
-     8},
+     8, true},
     /* $1 is a tsquery made by lend_titles_search from the typed words, the last one a
      * prefix ("'petit' & 'pri':*"): what people are still typing. */
     {"titles_prefix",
@@ -214,7 +214,7 @@ const struct db_statement db_statements[] = {
      " top AS (SELECT id, rank FROM m ORDER BY rank DESC, id LIMIT $4 OFFSET $5)"
      " SELECT c.total, p.* FROM (SELECT count(*) AS total FROM m) c LEFT JOIN LATERAL"
      " (SELECT " TITLE_COLS " FROM top JOIN title t USING (id) ORDER BY top.rank DESC, t.id) p ON true",
-     8},
+     8, true},
     {"titles_similar",
      "WITH q AS (SELECT lower(pretnum_unaccent($1)) AS raw),"
      " m AS (SELECT t.id, word_similarity(q.raw, t.search_text) AS rank FROM title t, q"
@@ -222,13 +222,13 @@ const struct db_statement db_statements[] = {
      " top AS (SELECT id, rank FROM m ORDER BY rank DESC, id LIMIT $4 OFFSET $5)"
      " SELECT c.total, p.* FROM (SELECT count(*) AS total FROM m) c LEFT JOIN LATERAL"
      " (SELECT " TITLE_COLS " FROM top JOIN title t USING (id) ORDER BY top.rank DESC, t.id) p ON true",
-     8},
+     8, true},
     /* Browsing: the count and the page each use their own index. */
     {"titles_all",
      "SELECT c.total, p.* FROM (SELECT count(*) AS total FROM title t WHERE $1::text IS NULL AND " TITLE_FILTERS ") c"
      " LEFT JOIN LATERAL (SELECT " TITLE_COLS " FROM title t WHERE $1::text IS NULL AND " TITLE_FILTERS
      "  ORDER BY t.created_at DESC, t.id LIMIT $4 OFFSET $5) p ON true",
-     8},
+     8, true},
 
     /* ---- lending: every change first takes licence_lock for its title and consortium ---- */
     {"licence_lock",
@@ -240,29 +240,59 @@ const struct db_statement db_statements[] = {
      "       (SELECT kind FROM title WHERE id = $2::uuid) AS kind"
      " FROM patron p JOIN library l ON l.id = p.library_id WHERE p.id = $1",
      2},
-    /* Checkout, in three round trips after the lock: $1 patron, $2 title, $3 consortium,
-     * $4 pseudonym. Closes this patron's loans of the title past due (with their events),
-     * and says what the rules need. The CTE's update is not seen by the subqueries, which
+    /* patron_policy and licence_lock in one round trip: $1 patron, $2 title. The lock
+     * takes every licence row of the title in the patron's consortium (the count's FILTER,
+     * unlike a WHERE, is not pushed under the lock); owned counts those the patron's
+     * library may draw on. */
+    {"policy_lock",
+     "SELECT l.id AS library_id, l.consortium_id, l.loan_days::text AS loan_days, l.default_loan_days,"
+     "       l.max_loans, l.max_holds, l.max_renewals, l.hold_days, p.pseudonym,"
+     "       (SELECT kind FROM title WHERE id = $2::uuid) AS kind,"
+     "       (SELECT count(*) FILTER (WHERE k.library_id IS NULL OR k.library_id = l.id)"
+     "          FROM (SELECT c.library_id FROM licence c WHERE c.title_id = $2::uuid"
+     "                   AND c.consortium_id = l.consortium_id ORDER BY c.id FOR UPDATE) k) AS owned"
+     " FROM patron p JOIN library l ON l.id = p.library_id WHERE p.id = $1",
+     2},
+    /* Checkout, one round trip after the lock: $1 patron, $2 title, $3 consortium,
+     * $4 pseudonym, $5 library. Closes this patron's loans of the title past due (with
+     * their events), and says what the rules need: the counts, this patron's ready hold,
+     * and the usable licences in the order of licences_usable (one row each; one row of
+     * NULLs when there is none). The CTE's update is not seen by the subqueries, which
      * count only loans before due anyway. */
     {"checkout_state",
      "WITH closed AS (UPDATE loan SET ended = due, end_reason = 'expired'"
      "   WHERE patron_id = $1 AND title_id = $2 AND ended IS NULL AND due <= now() RETURNING id, library_id),"
      " ev AS (INSERT INTO usage_event (type, title_id, consortium_id, library_id, patron_key, loan_id)"
-     "   SELECT 'expire', $2, $3, library_id, $4, id FROM closed)"
-     " SELECT (SELECT count(*) FROM loan WHERE patron_id = $1 AND title_id = $2 AND ended IS NULL AND due > now()) AS open_same,"
-     "        (SELECT count(*) FROM loan WHERE patron_id = $1 AND ended IS NULL AND due > now()) AS active,"
-     "        (SELECT count(*) FROM hold WHERE title_id = $2 AND consortium_id = $3 AND state = 'waiting') AS waiting",
-     4},
+     "   SELECT 'expire', $2, $3, library_id, $4, id FROM closed),"
+     " s AS (SELECT (SELECT count(*) FROM loan WHERE patron_id = $1 AND title_id = $2 AND ended IS NULL AND due > now()) AS open_same,"
+     "        (SELECT count(*) FROM loan WHERE patron_id = $1 AND ended IS NULL AND due > now()) AS patron_active,"
+     "        (SELECT count(*) FROM hold WHERE title_id = $2 AND consortium_id = $3 AND state = 'waiting') AS waiting,"
+     "        h.id AS ready_hold, h.licence_id AS ready_licence"
+     "   FROM (SELECT 1) one LEFT JOIN hold h ON h.patron_id = $1 AND h.title_id = $2 AND h.state = 'ready')"
+     " SELECT s.*, u.* FROM s LEFT JOIN LATERAL"
+     " (SELECT c.id, c.concurrency, c.checkouts, c.checkouts_used, c.loan_days, rfc3339(c.expires) AS expires,"
+     "         (SELECT count(*) FROM loan l WHERE l.licence_id = c.id AND l.ended IS NULL AND l.due > now()) AS active,"
+     "         (SELECT count(*) FROM hold h WHERE h.licence_id = c.id AND h.state = 'ready') AS reserved,"
+     "         row_number() OVER (ORDER BY c.library_id IS NULL, c.expires IS NULL, c.expires, c.checkouts IS NOT NULL,"
+     "                                     c.checkouts - c.checkouts_used DESC, c.created_at, c.id) AS rank"
+     "    FROM licence c"
+     "   WHERE c.title_id = $2 AND c.consortium_id = $3 AND (c.library_id IS NULL OR c.library_id = $5)"
+     "     AND NOT c.suspended AND (c.expires IS NULL OR c.expires > now())"
+     "     AND (c.checkouts IS NULL OR c.checkouts_used < c.checkouts)) u ON true"
+     " ORDER BY u.rank",
+     5},
     /* $1 patron, $2 title, $3 licence, $4 library, $5 days, $6 licence end, $7 consortium,
-     * $8 pseudonym: the loan, the licence's spent checkout and the event, in one statement. */
+     * $8 pseudonym: the licence's spent checkout, the loan and the event, in one
+     * statement. The loan is made only if the checkout could be spent (no row otherwise). */
     {"checkout_commit",
-     "WITH l AS (INSERT INTO loan (patron_id, title_id, licence_id, library_id, due)"
-     "   VALUES ($1, $2, $3, $4, least(now() + make_interval(days => $5::int), $6::timestamptz)) RETURNING *),"
-     " s AS (UPDATE licence SET checkouts_used = checkouts_used + 1 WHERE id = $3"
+     "WITH s AS (UPDATE licence SET checkouts_used = checkouts_used + 1 WHERE id = $3::uuid"
      "   AND (checkouts IS NULL OR checkouts_used < checkouts) RETURNING id),"
+     " l AS (INSERT INTO loan (patron_id, title_id, licence_id, library_id, due)"
+     "   SELECT $1::uuid, $2::uuid, s.id, $4::uuid, least(now() + make_interval(days => $5::int), $6::timestamptz)"
+     "   FROM s RETURNING *),"
      " e AS (INSERT INTO usage_event (type, title_id, consortium_id, library_id, patron_key, loan_id)"
      "   SELECT 'checkout', l.title_id, $7, l.library_id, $8, l.id FROM l)"
-     " SELECT (SELECT count(*) FROM s) AS spent, l.id, l.title_id, t.kind, t.title, l.licence_id,"
+     " SELECT l.id, l.title_id, t.kind, t.title, l.licence_id,"
      "        rfc3339(l.started) AS started, rfc3339(l.due) AS due, rfc3339(l.ended) AS ended, l.renewals,"
      "        'active' AS state"
      " FROM l JOIN title t ON t.id = l.title_id",
@@ -361,11 +391,15 @@ const struct db_statement db_statements[] = {
      4},
     {"loans_count",
      "SELECT count(*) FROM loan l WHERE l.patron_id = $1 AND ($2::bool OR (l.ended IS NULL AND l.due > now()))", 2},
-    {"loan_for_change",
+    /* loan_for_change, then licence_lock of the loan's title in consortium $3, in one
+     * round trip. */
+    {"loan_for_change_lock",
      "SELECT l.title_id, l.licence_id, l.library_id, l.renewals, l.ended IS NULL AND l.due > now() AS active,"
-     "       rfc3339(c.expires) AS licence_expires, c.loan_days AS licence_loan_days"
+     "       rfc3339(c.expires) AS licence_expires, c.loan_days AS licence_loan_days,"
+     "       (SELECT count(*) FROM (SELECT 1 FROM licence k WHERE k.title_id = l.title_id AND k.consortium_id = $3"
+     "          ORDER BY k.id FOR UPDATE) x) AS locked"
      " FROM loan l JOIN licence c ON c.id = l.licence_id WHERE l.id = $1 AND l.patron_id = $2",
-     2},
+     3},
     /* $2 days from the current due, refused (no row) when the licence ends first. */
     {"loan_renew",
      "UPDATE loan l SET due = l.due + make_interval(days => $2::int), renewals = l.renewals + 1"

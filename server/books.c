@@ -25,17 +25,13 @@
 #define BOOK_KEEP_ENTRY (1u << 20)
 #define BOOK_KEEP_TOTAL (16u << 20)
 
-struct kept {
-    unsigned char *buf; /* NULL until read */
-    size_t len;
-};
 
 struct srv_book {
     char sha[65];
     char path[4400];
     struct epub *e;
     pthread_mutex_t mu; /* the epub's libzip handle and the kept entries */
-    struct kept *kept;  /* one per manifest item */
+    struct srv_bytes **kept; /* one per manifest item, NULL until read */
     size_t kept_total;
     int refs;           /* under the table's lock */
     unsigned long long used;
@@ -62,7 +58,7 @@ static void book_free(struct srv_book *b)
     if (b->kept) {
         size_t n = epub_meta(b->e)->n_manifest;
         for (size_t i = 0; i < n; i++)
-            free(b->kept[i].buf);
+            srv_bytes_put(b->kept[i]);
         free(b->kept);
     }
     epub_close(b->e);
@@ -173,34 +169,45 @@ int srv_book_span(const struct srv_book *b, const char *name, uint64_t *offset, 
     return epub_entry_span(b->e, name, offset, size);
 }
 
-int srv_book_read(struct srv_book *b, size_t item, size_t max, unsigned char **buf, size_t *len,
-                  struct epub_error *err)
+void srv_bytes_put(struct srv_bytes *x)
+{
+    if (x && atomic_fetch_sub(&x->refs, 1) == 1)
+        free(x);
+}
+
+struct srv_bytes *srv_book_bytes(struct srv_book *b, size_t item, size_t max, struct epub_error *err)
 {
     const struct epub_meta *m = epub_meta(b->e);
+    if (item >= m->n_manifest)
+        return NULL;
     pthread_mutex_lock(&b->mu);
-    struct kept *k = b->kept && item < m->n_manifest ? &b->kept[item] : NULL;
-    if (k && k->buf) {
-        *buf = malloc(k->len ? k->len : 1);
-        if (*buf) {
-            memcpy(*buf, k->buf, k->len);
-            *len = k->len;
-        }
+    struct srv_bytes *x = b->kept ? b->kept[item] : NULL;
+    if (x) {
+        atomic_fetch_add(&x->refs, 1);
         pthread_mutex_unlock(&b->mu);
-        if (!*buf && err) {
-            err->code = EPUB_OUT_OF_MEMORY;
-            snprintf(err->message, sizeof err->message, "out of memory");
-        }
-        return *buf ? 0 : -1;
+        return x;
     }
-    int rc = epub_read_entry(b->e, m->manifest[item].href, max, buf, len, err);
-    if (rc == 0 && k && *len <= BOOK_KEEP_ENTRY && b->kept_total + *len <= BOOK_KEEP_TOTAL) {
-        k->buf = malloc(*len ? *len : 1);
-        if (k->buf) {
-            memcpy(k->buf, *buf, *len);
-            k->len = *len;
-            b->kept_total += *len;
+    unsigned char *buf;
+    size_t len;
+    if (epub_read_entry(b->e, m->manifest[item].href, max, &buf, &len, err) != 0) {
+        pthread_mutex_unlock(&b->mu);
+        return NULL;
+    }
+    x = malloc(sizeof *x + (len ? len : 1));
+    if (x) {
+        atomic_init(&x->refs, 1); /* the caller's */
+        x->len = len;
+        memcpy(x->data, buf, len);
+        if (b->kept && len <= BOOK_KEEP_ENTRY && b->kept_total + len <= BOOK_KEEP_TOTAL) {
+            atomic_fetch_add(&x->refs, 1); /* the book's */
+            b->kept[item] = x;
+            b->kept_total += len;
         }
+    } else if (err) {
+        err->code = EPUB_OUT_OF_MEMORY;
+        snprintf(err->message, sizeof err->message, "out of memory");
     }
     pthread_mutex_unlock(&b->mu);
-    return rc;
+    free(buf);
+    return x;
 }

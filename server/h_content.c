@@ -76,6 +76,11 @@ static bool is_document(const char *type)
     return !strcmp(type, "application/xhtml+xml") || !strcmp(type, "text/html") || !strcmp(type, "image/svg+xml");
 }
 
+static void release_bytes(void *p)
+{
+    srv_bytes_put(p);
+}
+
 /* The book's bytes from the file itself, when the entry is stored: no copy (sendfile). */
 static bool serve_span(struct srv_req *r, struct srv_book *b, const char *name, size_t *len_out,
                        size_t *from, size_t *to, int *range)
@@ -114,23 +119,21 @@ static void serve_resource(struct srv_req *r, struct srv_book *b, size_t item, c
     size_t len = 0, from = 0, to = 0;
     int range = 0;
     if (!serve_span(r, b, it->href, &len, &from, &to, &range)) {
-        unsigned char *buf;
         struct epub_error ee;
-        if (srv_book_read(b, item, MAX_RESOURCE, &buf, &len, &ee) != 0) {
+        struct srv_bytes *x = srv_book_bytes(b, item, MAX_RESOURCE, &ee);
+        if (!x) {
             srv_reply_error(r, 404, "not_found", "This resource cannot be read from the book.");
             return;
         }
+        len = x->len;
         from = 0;
         to = len ? len - 1 : 0;
         range = parse_range(srv_header(r, MHD_HTTP_HEADER_RANGE), len, &from, &to);
-        if (range > 0) {
-            memmove(buf, buf + from, to - from + 1);
-            srv_reply_buffer(r, 206, NULL, (char *)buf, to - from + 1);
-        } else if (range == 0) {
-            srv_reply_buffer(r, 200, NULL, (char *)buf, len);
-        } else {
-            free(buf);
-        }
+        if (range >= 0)
+            srv_reply_shared(r, range ? 206 : 200, NULL, x->data + from, range ? to - from + 1 : len, release_bytes,
+                             x);
+        else
+            srv_bytes_put(x);
     }
     if (range < 0) {
         char cr[64];

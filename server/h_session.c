@@ -76,6 +76,7 @@ void h_session_delete(struct srv_req *r)
         return;
     struct lend_err err = {0};
     enum lend_status st = lend_session_end(r->db, &r->who, &err);
+    srv_session_forget(r);
     if (st != LEND_OK) {
         srv_reply_lend(r, st, &err);
         return;

@@ -46,6 +46,23 @@ struct srv {
     atomic_ullong access_gen;
     struct srv_books *books; /* books.c */
     atomic_int inflight;
+    /* Requests whose body has arrived wait here, first come first served, for one of
+     * the handler threads; their connection is suspended meanwhile (server.c). */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    struct srv_req *qhead, *qtail;
+    bool qstop;
+    pthread_t *workers;
+    int nworkers;
+    /* Sessions looked up lately (server.c): direct-mapped by their hash, trusted only
+     * while the listener hears the database's notices (sessions_live). */
+    struct session_slot *sessions;
+    pthread_mutex_t smu;
+    unsigned long sessions_gen; /* bumped whenever anything is forgotten */
+    bool sessions_live;
+    pthread_t listener;
+    bool listening;
+    atomic_bool listener_stop;
     struct srv_metrics m;
 };
 
@@ -81,6 +98,8 @@ struct srv_req {
 
     unsigned status;
     struct MHD_Response *resp;
+    struct srv_req *next; /* in the handlers' queue */
+    bool handled;         /* by a handler thread: its answer is ready to queue */
 };
 
 /** A path parameter by name ("id"), or NULL. */
@@ -97,6 +116,9 @@ const char *srv_header(struct srv_req *r, const char *name);
  * NULL when the database is down: the 503 has then been sent.
  */
 struct db *srv_db(struct srv_req *r);
+
+/** Forgets the caller's session in this server's cache (after signing out). */
+void srv_session_forget(struct srv_req *r);
 
 /** Parses the body as a JSON object; on failure replies 400/415 and returns NULL. */
 json_t *srv_body_json(struct srv_req *r);
@@ -199,9 +221,18 @@ const struct epub_meta *srv_book_meta(const struct srv_book *b);
 const char *srv_book_path(const struct srv_book *b);
 /** Where a stored entry lies in the book's file (see epub_entry_span()); 0 when compressed. */
 int srv_book_span(const struct srv_book *b, const char *name, uint64_t *offset, uint64_t *size);
-/** Manifest item number item, inflated (a malloc'd copy the caller frees); 0 or -1. */
-int srv_book_read(struct srv_book *b, size_t item, size_t max, unsigned char **buf, size_t *len,
-                  struct epub_error *err);
+/** Bytes shared between a book and the responses sending them. */
+struct srv_bytes {
+    atomic_int refs;
+    size_t len;
+    unsigned char data[];
+};
+/**
+ * Manifest item number item, inflated (at most max bytes): a reference the caller
+ * releases with srv_bytes_put(), or NULL with *err set. Small entries stay with the book.
+ */
+struct srv_bytes *srv_book_bytes(struct srv_book *b, size_t item, size_t max, struct epub_error *err);
+void srv_bytes_put(struct srv_bytes *x);
 
 void h_content(struct srv_req *r);
 void h_download(struct srv_req *r);
@@ -236,6 +267,9 @@ bool srv_optional_auth(struct srv_req *r);
 const char *srv_upload_field(struct srv_req *r, const char *name);
 
 /** Replies with a file of the data directory (sendfile); 404 when it is gone. */
+/** len bytes at data, not copied: release(cls) is called when the response is done with them. */
+void srv_reply_shared(struct srv_req *r, unsigned status, const char *content_type, const void *data, size_t len,
+                      void (*release)(void *cls), void *cls);
 /** len bytes of fd from offset; the response owns fd (closed when sent, or now on failure). */
 void srv_reply_fd(struct srv_req *r, unsigned status, const char *content_type, int fd, uint64_t offset,
                   uint64_t len);

@@ -1,5 +1,6 @@
 /*
- * The daemon: libmicrohttpd's internal thread pool (epoll), the request life cycle,
+ * The daemon: libmicrohttpd's epoll threads reading requests and writing answers,
+ * handler threads taking the requests from one queue in arrival order, the request life cycle,
  * replies, the access log, metrics and graceful shutdown.
  */
 #include "internal.h"
@@ -158,6 +159,19 @@ void srv_reply_file(struct srv_req *r, const char *rel_path, const char *content
     set_response(r, 200, resp, content_type);
 }
 
+void srv_reply_shared(struct srv_req *r, unsigned status, const char *content_type, const void *data, size_t len,
+                      void (*release)(void *cls), void *cls)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer_with_free_callback_cls(len, (void *)data, release, cls);
+    if (!resp) {
+        release(cls);
+        srv_reply_error(r, 503, "busy", "Try again shortly.");
+        return;
+    }
+    set_response(r, status, resp, content_type);
+}
+
 void srv_reply_fd(struct srv_req *r, unsigned status, const char *content_type, int fd, uint64_t offset,
                   uint64_t len)
 {
@@ -211,6 +225,8 @@ const char *srv_header(struct srv_req *r, const char *name)
 static void put_db(void *p)
 {
     struct srv_req *r = p;
+    if (!r->db) /* given back as soon as its handler returned */
+        return;
     db_pool_put(r->srv->pool, r->db);
     r->db = NULL;
 }
@@ -280,6 +296,165 @@ bool srv_page(struct srv_req *r, int *page, int *per_page)
     return true;
 }
 
+/* ---- sessions kept for a few seconds ---- */
+
+/*
+ * Every request asked the database who its session belongs to: two of the eleven
+ * statements of a borrow+return cycle (bench/lending.sh). A session looked up is now
+ * kept for session_cache_ms, keyed by the BLAKE2b hash of its token (the session's id in
+ * the database; the token itself is not kept). Correctness over speed:
+ *  - sign-out in this server forgets it at once (srv_session_forget);
+ *  - any change to a session row, in any server or by hand, is sent by the database
+ *    (migration 0006) to every server listening, which forgets that session (a notice
+ *    it cannot read makes it forget them all);
+ *  - what else a session's principal depends on (a patron moved to another library, a
+ *    staff member's role) is seen within session_cache_ms;
+ *  - the cache is used only while that listener is connected; when it loses the
+ *    connection, everything is forgotten and sessions are looked up every time until
+ *    it listens again;
+ *  - a lookup that raced with a notice (the generation moved on while it was asking
+ *    the database) is not kept;
+ *  - an entry never outlives the session's own expiry.
+ */
+#define SESSION_SLOTS 4096 /* a power of two */
+
+struct session_slot {
+    unsigned char hash[32];
+    struct lend_principal who;
+    double until; /* monotonic seconds; 0: empty */
+};
+
+static struct session_slot *session_slot(struct srv *s, const unsigned char hash[32])
+{
+    uint32_t i;
+    memcpy(&i, hash, sizeof i);
+    return &s->sessions[i & (SESSION_SLOTS - 1)];
+}
+
+static void forget_locked(struct srv *s, const unsigned char *hash)
+{
+    if (hash) {
+        struct session_slot *e = session_slot(s, hash);
+        if (!memcmp(e->hash, hash, 32))
+            e->until = 0;
+    } else {
+        for (int i = 0; i < SESSION_SLOTS; i++)
+            s->sessions[i].until = 0;
+    }
+    s->sessions_gen++;
+}
+
+void srv_session_forget(struct srv_req *r)
+{
+    struct srv *s = r->srv;
+    if (!s->sessions || !r->signed_in)
+        return;
+    pthread_mutex_lock(&s->smu);
+    forget_locked(s, r->who.session_hash);
+    pthread_mutex_unlock(&s->smu);
+}
+
+static void on_session_notice(void *ctx, const char *payload)
+{
+    struct srv *s = ctx;
+    unsigned char hash[32];
+    size_t n = 0;
+    bool one = strlen(payload) == 64 &&
+               sodium_hex2bin(hash, sizeof hash, payload, 64, NULL, &n, NULL) == 0 && n == sizeof hash;
+    pthread_mutex_lock(&s->smu);
+    forget_locked(s, one ? hash : NULL);
+    pthread_mutex_unlock(&s->smu);
+}
+
+/* Listens for the database's notices about sessions; reconnects at most once a second. */
+static void *session_listener(void *arg)
+{
+    struct srv *s = arg;
+    struct db_listener *l = NULL;
+    bool warned = false;
+    while (!atomic_load(&s->listener_stop)) {
+        if (!l) {
+            char err[256];
+            l = db_listen(s->cfg.conninfo, "pretnum_session", err, sizeof err);
+            if (!l) {
+                if (!warned)
+                    fprintf(stderr, "level=warn msg=\"sessions are looked up at every request: %s\"\n", err);
+                warned = true;
+                for (int i = 0; i < 10 && !atomic_load(&s->listener_stop); i++)
+                    usleep(100000);
+                continue;
+            }
+            warned = false;
+            pthread_mutex_lock(&s->smu);
+            forget_locked(s, NULL); /* whatever changed before we listened */
+            s->sessions_live = true;
+            pthread_mutex_unlock(&s->smu);
+        }
+        if (db_listen_wait(l, 100, on_session_notice, s) < 0) {
+            pthread_mutex_lock(&s->smu);
+            s->sessions_live = false;
+            forget_locked(s, NULL);
+            pthread_mutex_unlock(&s->smu);
+            db_listen_close(l);
+            l = NULL;
+        }
+    }
+    db_listen_close(l);
+    return NULL;
+}
+
+/*
+ * Who the token belongs to: from the cache, or from the database (then kept). Gets the
+ * request's database connection either way, as handlers expect r->db once signed in;
+ * on LEND_UNAVAILABLE with *no_db, the 503 has been sent.
+ */
+static enum lend_status session_lookup(struct srv_req *r, const char *token, struct lend_err *err, bool *no_db)
+{
+    struct srv *s = r->srv;
+    *no_db = false;
+    unsigned char hash[32];
+    unsigned long gen = 0;
+    bool cache = s->sessions && strlen(token) == LEND_TOKEN_LEN;
+    if (cache) {
+        crypto_generichash(hash, sizeof hash, (const unsigned char *)token, LEND_TOKEN_LEN, NULL, 0);
+        double now = now_mono();
+        pthread_mutex_lock(&s->smu);
+        struct session_slot *e = session_slot(s, hash);
+        bool hit = s->sessions_live && e->until > now && !memcmp(e->hash, hash, sizeof hash);
+        if (hit)
+            r->who = e->who;
+        gen = s->sessions_gen;
+        pthread_mutex_unlock(&s->smu);
+        if (hit) {
+            if (!srv_db(r)) {
+                *no_db = true;
+                return LEND_UNAVAILABLE;
+            }
+            return LEND_OK;
+        }
+    }
+    struct db *db = srv_db(r);
+    if (!db) {
+        *no_db = true;
+        return LEND_UNAVAILABLE;
+    }
+    enum lend_status st = lend_session_lookup(db, token, &r->who, err);
+    if (st == LEND_OK && cache) {
+        double keep = s->cfg.session_cache_ms / 1000.0;
+        if (r->who.session_left_s < keep)
+            keep = r->who.session_left_s;
+        pthread_mutex_lock(&s->smu);
+        if (s->sessions_live && s->sessions_gen == gen && keep > 0) {
+            struct session_slot *e = session_slot(s, hash);
+            memcpy(e->hash, hash, sizeof hash);
+            e->who = r->who;
+            e->until = now_mono() + keep;
+        }
+        pthread_mutex_unlock(&s->smu);
+    }
+    return st;
+}
+
 /* ---- authentication ---- */
 
 static bool same_origin(struct srv_req *r, const char *origin)
@@ -311,11 +486,10 @@ bool srv_optional_auth(struct srv_req *r)
 {
     if (r->signed_in)
         return true;
-    bool cookie;
+    bool cookie, no_db;
     const char *token = request_token(r, &cookie);
-    struct db *db = token ? srv_db(r) : NULL;
     struct lend_err err = {0};
-    if (!db || lend_session_lookup(db, token, &r->who, &err) != LEND_OK)
+    if (!token || session_lookup(r, token, &err, &no_db) != LEND_OK)
         return false;
     r->token = arena_strdup(r->arena, token);
     r->via_cookie = cookie;
@@ -344,13 +518,12 @@ bool srv_require(struct srv_req *r, unsigned need)
                 return false;
             }
         }
-        struct db *db = srv_db(r);
-        if (!db)
-            return false;
         struct lend_err err = {0};
-        enum lend_status st = lend_session_lookup(db, token, &r->who, &err);
+        bool no_db;
+        enum lend_status st = session_lookup(r, token, &err, &no_db);
         if (st != LEND_OK) {
-            srv_reply_lend(r, st, &err);
+            if (!no_db)
+                srv_reply_lend(r, st, &err);
             return false;
         }
         r->token = arena_strdup(r->arena, token);
@@ -675,6 +848,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    if (r->handled) /* resumed: a handler thread has the answer ready */
+        return queue(r);
     if (r->resp) /* answered early (413, bad framing) */
         return MHD_YES;
     if (r->pp) {
@@ -683,11 +858,57 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             r->upload_failed = true;
         r->pp = NULL;
     }
-    if (r->discard || r->too_large)
-        reply_too_large(r);
+    /* The handler runs on a handler thread, in arrival order; this thread goes on with
+     * the other connections meanwhile. */
+    MHD_suspend_connection(c);
+    pthread_mutex_lock(&s->qmu);
+    r->next = NULL;
+    if (s->qtail)
+        s->qtail->next = r;
     else
-        dispatch(r);
-    return queue(r);
+        s->qhead = r;
+    s->qtail = r;
+    pthread_cond_signal(&s->qcv);
+    pthread_mutex_unlock(&s->qmu);
+    return MHD_YES;
+}
+
+/*
+ * A handler thread: takes the oldest waiting request, runs its handler, gives its
+ * database connection back at once, and resumes its connection, whose thread then
+ * queues the answer (on_request, r->handled). One queue for every connection: a
+ * request never waits behind another connection's slow one while a handler is free,
+ * as it did when each connection was pinned to one of libmicrohttpd's threads.
+ */
+static void *handler_thread(void *arg)
+{
+    struct srv *s = arg;
+    pthread_mutex_lock(&s->qmu);
+    for (;;) {
+        while (!s->qhead && !s->qstop)
+            pthread_cond_wait(&s->qcv, &s->qmu);
+        struct srv_req *r = s->qhead;
+        if (!r)
+            break; /* stopping, and nothing left to answer */
+        s->qhead = r->next;
+        if (!s->qhead)
+            s->qtail = NULL;
+        pthread_mutex_unlock(&s->qmu);
+        if (r->discard || r->too_large)
+            reply_too_large(r);
+        else
+            dispatch(r);
+        if (r->db) {
+            db_pool_put(s->pool, r->db);
+            r->db = NULL;
+        }
+        r->handled = true;
+        struct MHD_Connection *c = r->conn;
+        MHD_resume_connection(c); /* r belongs to the connection's thread from here */
+        pthread_mutex_lock(&s->qmu);
+    }
+    pthread_mutex_unlock(&s->qmu);
+    return NULL;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
@@ -839,6 +1060,23 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
     fprintf(stderr, "level=warn component=http msg=\"%s\"\n", msg);
 }
 
+/* Lets the handler threads answer what is queued, then ends them. */
+static void stop_workers(struct srv *s)
+{
+    if (!s->workers)
+        return;
+    pthread_mutex_lock(&s->qmu);
+    s->qstop = true;
+    pthread_cond_broadcast(&s->qcv);
+    pthread_mutex_unlock(&s->qmu);
+    for (int i = 0; i < s->nworkers; i++)
+        pthread_join(s->workers[i], NULL);
+    free(s->workers);
+    s->workers = NULL;
+    pthread_mutex_destroy(&s->qmu);
+    pthread_cond_destroy(&s->qcv);
+}
+
 int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t errlen)
 {
     struct srv *s = calloc(1, sizeof *s);
@@ -852,7 +1090,7 @@ int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t 
     if (!c->bind)
         c->bind = "127.0.0.1";
     if (c->threads <= 0)
-        c->threads = cores > 0 ? (int)cores : 2;
+        c->threads = 2 * (cores > 0 ? (int)cores : 2);
     if (!c->max_body)
         c->max_body = 1 << 20;
     if (c->conn_timeout_s <= 0)
@@ -875,6 +1113,8 @@ int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t 
         c->mail_from = "pretnum@localhost";
     if (c->db_pool_size <= 0)
         c->db_pool_size = c->threads + 2;
+    if (c->session_cache_ms == 0)
+        c->session_cache_ms = 5000;
     s->m.requests = calloc((size_t)(srv_route_count + 1) * SRV_STATUS_KINDS, sizeof *s->m.requests);
     if (!s->m.requests) {
         free(s);
@@ -912,12 +1152,27 @@ int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t 
         goto fail;
     }
     signal(SIGPIPE, SIG_IGN);
+    pthread_mutex_init(&s->qmu, NULL);
+    pthread_cond_init(&s->qcv, NULL);
+    s->workers = calloc((size_t)c->threads, sizeof *s->workers);
+    if (!s->workers) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (; s->nworkers < c->threads; s->nworkers++)
+        if (pthread_create(&s->workers[s->nworkers], NULL, handler_thread, s) != 0) {
+            snprintf(err, errlen, "could not start the handler threads");
+            goto fail;
+        }
+    /* libmicrohttpd's threads only read requests and write answers. */
+    unsigned io_threads = cores > 1 ? 2 : 1;
     s->d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_ERROR_LOG,
         (uint16_t)c->port, NULL, NULL, on_request, s,
         MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->threads,
+        MHD_OPTION_THREAD_POOL_SIZE, io_threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->conn_timeout_s,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->per_ip_limit,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, c->conn_memory,
@@ -931,6 +1186,9 @@ int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t 
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_mutex_init(&s->smu, NULL);
+    if (c->session_cache_ms > 0 && (s->sessions = calloc(SESSION_SLOTS, sizeof *s->sessions)))
+        s->listening = pthread_create(&s->listener, NULL, session_listener, s) == 0;
     if (c->sweep_interval_s >= 0) {
         if (c->sweep_interval_s == 0)
             c->sweep_interval_s = 5;
@@ -939,6 +1197,7 @@ int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t 
     *out = s;
     return 0;
 fail:
+    stop_workers(s);
     lend_keys_free(s->keys);
     db_pool_free(s->pool);
     srv_access_free(s->access);
@@ -972,7 +1231,15 @@ void srv_stop(struct srv *s, int grace_ms)
         close(fd);
     for (int waited = 0; atomic_load(&s->inflight) > 0 && waited < grace_ms; waited += 10)
         usleep(10000);
+    /* Before the daemon: a handler thread may still resume one of its connections. */
+    stop_workers(s);
     MHD_stop_daemon(s->d);
+    if (s->listening) {
+        atomic_store(&s->listener_stop, true);
+        pthread_join(s->listener, NULL);
+    }
+    free(s->sessions);
+    pthread_mutex_destroy(&s->smu);
     lend_keys_free(s->keys);
     pthread_rwlock_destroy(&s->keys_lock);
     db_pool_free(s->pool);

@@ -69,4 +69,20 @@ struct db *db_pool_get(struct db_pool *p, int timeout_ms);
 void db_pool_put(struct db_pool *p, struct db *db);
 void db_pool_free(struct db_pool *p);
 
+/**
+ * A connection that LISTENs on one channel, for notices sent with pg_notify() by other
+ * sessions (lending/db.c). db_listen() returns NULL with err filled when it cannot
+ * connect or listen.
+ */
+struct db_listener;
+struct db_listener *db_listen(const char *conninfo, const char *channel, char *err, size_t errlen);
+
+/**
+ * Waits up to timeout_ms for notices and calls on(ctx, payload) for each one received.
+ * Returns how many came, or -1 when the connection is lost (every notice sent since
+ * may be lost with it: close, listen again, and assume anything changed).
+ */
+int db_listen_wait(struct db_listener *l, int timeout_ms, void (*on)(void *ctx, const char *payload), void *ctx);
+void db_listen_close(struct db_listener *l);
+
 #endif

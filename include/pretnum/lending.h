@@ -90,6 +90,7 @@ struct lend_principal {
     char consortium_id[37];
     char pseudonym[37];     /* patrons only */
     unsigned char session_hash[32];
+    int session_left_s;     /* seconds the session had left when it was looked up */
 };
 
 /** Sign-in credentials: library + card for patrons, email for staff. */

@@ -1,5 +1,6 @@
 /*
- * The HTTP server: libmicrohttpd with its internal epoll thread pool, a route table,
+ * The HTTP server: libmicrohttpd's epoll threads for the connections, handler threads
+ * taking the requests in arrival order, a route table,
  * a request arena, JSON in and out, sessions, access log and metrics.
  */
 #ifndef PRETNUM_SERVER_H
@@ -15,7 +16,7 @@ struct srv_config {
     int port;                /* 0 = any free port; read it back with srv_port() */
     const char *conninfo;    /* libpq conninfo of the database (required) */
     const char *data_dir;    /* ingested files and keys ("./var/data") */
-    int threads;             /* worker threads (one per core) */
+    int threads;             /* request handler threads (two per core) */
     size_t max_body;         /* request body cap in bytes for JSON (1 MiB) */
     unsigned long long max_upload; /* file upload cap in bytes (2 GiB) */
     int upload_deadline_s;   /* a whole upload must arrive within this (3600) */
@@ -32,6 +33,10 @@ struct srv_config {
     const char *public_url;  /* the portal's address, quoted in e-mails */
     const char *web_dir;     /* the portal's files: index.html, assets/, node_modules/ ("web") */
     bool quiet;              /* no access log */
+    int session_cache_ms;    /* a session looked up is trusted this long without asking the
+                                database again (5000); < 0: ask every time. Sign-out in this
+                                server forgets it at once; any change to the session row
+                                (other servers, by hand) as soon as its notice arrives */
 };
 
 struct srv;

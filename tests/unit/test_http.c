@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pretnum/db.h"
 #include "pretnum/lending.h"
@@ -283,6 +284,23 @@ static void test_logout_ends_session(void **state)
     t_resp_free(&r);
 }
 
+/* Asks GET /api/v1/me on port until it is refused, for up to ms; the last status. */
+static long refused_within(int port, const char *token, int ms)
+{
+    char h[200];
+    snprintf(h, sizeof h, "Authorization: Bearer %s", token);
+    const char *hs[] = {h, NULL};
+    long st = 0;
+    for (int waited = 0;; waited += 10) {
+        struct t_resp r;
+        st = t_http(&r, port, "GET", "/api/v1/me", NULL, hs);
+        t_resp_free(&r);
+        if (st != 200 || waited >= ms)
+            return st;
+        usleep(10000);
+    }
+}
+
 static void test_session_expiry(void **state)
 {
     (void)state;
@@ -297,8 +315,60 @@ static void test_session_expiry(void **state)
     assert_string_equal(hours, "12");
     free(hours);
     t_sql(fx.ci, "UPDATE session SET created_at = now() - interval '2 days', expires_at = now() - interval '1 second'");
+    /* The server kept the session it looked up; the database's notice of the change
+     * reaches it within milliseconds, long before the 5 s it would keep it otherwise. */
+    assert_int_equal(refused_within(fx.port, tok, 2000), 401);
+}
+
+/* Signing out forgets the session this server keeps, at once. */
+static void test_sign_out_forgets_kept_session(void **state)
+{
+    (void)state;
+    char tok[64];
+    snprintf(tok, sizeof tok, "%s", sign_in("{\"library\":\"NANTES\",\"card\":\"1001\",\"password\":\"" PW "\"}"));
+    struct t_resp r;
+    for (int i = 0; i < 3; i++) { /* looked up once, then kept */
+        assert_int_equal(get_auth(&r, "/api/v1/me", tok), 200);
+        t_resp_free(&r);
+    }
+    char h[128];
+    snprintf(h, sizeof h, "Authorization: Bearer %s", tok);
+    const char *hs[] = {h, NULL};
+    assert_int_equal(t_http(&r, fx.port, "DELETE", "/api/v1/session", NULL, hs), 204);
+    t_resp_free(&r);
     assert_int_equal(get_auth(&r, "/api/v1/me", tok), 401);
     t_resp_free(&r);
+}
+
+/*
+ * Two servers on one database: a session signed out through one stops working on the
+ * other, which kept it (and would keep it a minute here), as soon as the database's
+ * notice arrives.
+ */
+static void test_sign_out_elsewhere_reaches_other_server(void **state)
+{
+    (void)state;
+    char err[256];
+    struct srv *other;
+    struct srv_config cfg = {.data_dir = getenv("PRETNUM_DATA_DIR"), .conninfo = fx.ci, .threads = 2, .quiet = true,
+                             .sweep_interval_s = -1, .session_cache_ms = 60000};
+    assert_int_equal(srv_start(&cfg, &other, err, sizeof err), 0);
+    int port = srv_port(other);
+    char tok[64];
+    snprintf(tok, sizeof tok, "%s", sign_in("{\"library\":\"NANTES\",\"card\":\"1001\",\"password\":\"" PW "\"}"));
+    char h[128];
+    snprintf(h, sizeof h, "Authorization: Bearer %s", tok);
+    const char *hs[] = {h, NULL};
+    struct t_resp r;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(t_http(&r, port, "GET", "/api/v1/me", NULL, hs), 200);
+        t_resp_free(&r);
+    }
+    assert_int_equal(t_http(&r, fx.port, "DELETE", "/api/v1/session", NULL, hs), 204);
+    t_resp_free(&r);
+    assert_int_equal(refused_within(port, tok, 5000), 401);
+
+    srv_stop(other, 1000);
 }
 
 static void test_not_signed_in(void **state)
@@ -557,6 +627,8 @@ int main(void)
         cmocka_unit_test_setup(test_throttle_address, clear_throttle),
         cmocka_unit_test_setup(test_logout_ends_session, clear_throttle),
         cmocka_unit_test_setup(test_session_expiry, clear_throttle),
+        cmocka_unit_test_setup(test_sign_out_forgets_kept_session, clear_throttle),
+        cmocka_unit_test_setup(test_sign_out_elsewhere_reaches_other_server, clear_throttle),
         cmocka_unit_test(test_not_signed_in),
         cmocka_unit_test_setup(test_csrf_for_cookies, clear_throttle),
         cmocka_unit_test_setup(test_staff_scoping, clear_throttle),

@@ -3,13 +3,17 @@
  * line, expiry at due, idempotent retries, staff scoping, the usage report, and two
  * server processes on one database.
  */
+#include <arpa/inet.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -641,6 +645,100 @@ static void test_two_servers_never_oversell(void **state)
     }
 }
 
+/* ---- one keep-alive connection, by hand ---- */
+
+static int ka_open(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)fx.port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+static void ka_send(int fd, const char *method, const char *path, const char *token, const char *body)
+{
+    char req[1024];
+    int n = snprintf(req, sizeof req,
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                     method, path, token, body ? strlen(body) : 0, body ? body : "");
+    assert_true(n > 0 && (size_t)n < sizeof req);
+    assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+}
+
+/* Reads one whole answer (headers and Content-Length bytes); its status, or -1 when none
+ * came within timeout_ms. */
+static long ka_status(int fd, int timeout_ms)
+{
+    char buf[16384];
+    size_t got = 0;
+    for (;;) {
+        buf[got] = 0;
+        char *end = strstr(buf, "\r\n\r\n");
+        if (end) {
+            const char *cl = strcasestr(buf, "\r\nContent-Length:");
+            size_t want = (size_t)(end + 4 - buf) + (cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0);
+            if (got >= want)
+                return strtol(buf + 9, NULL, 10);
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (got + 1 >= sizeof buf || poll(&p, 1, timeout_ms) <= 0)
+            return -1;
+        ssize_t n = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+}
+
+/*
+ * A request stuck on the database holds one handler thread, not the connections that
+ * happen to share a thread with it: the server (2 handler threads here) keeps answering
+ * on every other keep-alive connection while a checkout waits for a licence lock.
+ */
+static void test_stuck_request_delays_no_other_connection(void **state)
+{
+    (void)state;
+    licence("{\"title_id\":\"" TITLE(30) "\",\"concurrency\":5}", NULL);
+    enum { CONNS = 8 };
+    int fd[CONNS];
+    for (int i = 0; i < CONNS; i++) { /* each connection made and served once first */
+        fd[i] = ka_open();
+        ka_send(fd[i], "GET", "/api/v1/loans", fx.tok[76], NULL);
+        assert_int_equal(ka_status(fd[i], 10000), 200);
+    }
+    PGconn *lock = PQconnectdb(fx.ci);
+    assert_int_equal(PQstatus(lock), CONNECTION_OK);
+    PGresult *res = PQexec(lock, "BEGIN; SELECT 1 FROM licence WHERE title_id = '" TITLE(30) "' FOR UPDATE");
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    PQclear(res);
+    ka_send(fd[0], "POST", "/api/v1/loans", fx.tok[75], "{\"title_id\":\"" TITLE(30) "\"}");
+    /* until the checkout waits for the lock */
+    bool waiting = false;
+    for (int i = 0; i < 1000 && !waiting; i++) {
+        char *n = one("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                      " AND query LIKE '%FOR UPDATE%' AND datname = current_database()");
+        waiting = strcmp(n, "0") != 0;
+        free(n);
+        if (!waiting)
+            usleep(10000);
+    }
+    assert_true(waiting);
+    for (int round = 0; round < 3; round++)
+        for (int i = 1; i < CONNS; i++) {
+            ka_send(fd[i], "GET", "/api/v1/loans", fx.tok[76], NULL);
+            assert_int_equal(ka_status(fd[i], 10000), 200);
+        }
+    assert_int_equal(ka_status(fd[0], 0), -1); /* still waiting */
+    res = PQexec(lock, "COMMIT");
+    PQclear(res);
+    PQfinish(lock);
+    assert_int_equal(ka_status(fd[0], 10000), 201);
+    for (int i = 0; i < CONNS; i++)
+        close(fd[i]);
+}
+
 int main(void)
 {
     t_init();
@@ -657,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_usage_report),
         cmocka_unit_test(test_available_filter),
         cmocka_unit_test(test_two_servers_never_oversell),
+        cmocka_unit_test(test_stuck_request_delays_no_other_connection),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
