@@ -242,15 +242,6 @@ void h_portal_asset(struct srv_req *r);
 void h_portal_vendor(struct srv_req *r);
 void h_portal_catalogue(struct srv_req *r);
 
-/** The Content-Type the portal serves a file name with, or NULL for one it never serves. */
-const char *srv_web_type(const char *path);
-
-/**
- * True when rel is a path the portal may look up under its web directory: plain
- * characters, no empty segment, no segment starting with a dot.
- */
-bool srv_web_path_ok(const char *rel);
-
 /**
  * Puts a fresh token in a loan's JSON ("token", "token_expires") when the loan is
  * active; leaves them null otherwise.

@@ -90,6 +90,16 @@ struct srv_route {
 int srv_route_match(const struct srv_route *routes, const char *method, const char *path,
                     struct srv_params *params);
 
+/** The Content-Type the portal serves a file name with, or NULL for one it never serves. */
+const char *srv_web_type(const char *path);
+
+/**
+ * True when rel (a path below the web directory, taken from a URL) may be looked up
+ * there: at most 200 bytes of letters, digits, '.', '-', '_' and '/', no empty segment,
+ * no segment starting with a dot (so no "." or "..", no hidden file).
+ */
+bool srv_web_path_ok(const char *rel);
+
 /**
  * Parses a JSON request body: at most max_depth nested arrays/objects (checked before
  * jansson sees the text), no duplicate keys, no NUL bytes. Returns a new reference, or
