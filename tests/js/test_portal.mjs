@@ -479,6 +479,11 @@ async function main() {
   await page.getByRole('status').filter({ hasText: 'Licence suspendue' }).waitFor();
   is(await row("Children's Literature").first().locator('[data-col=state]').innerText(), 'suspendue', 'a suspended licence says so');
 
+  const bad = fs.readdirSync(path.join(CORPUS, 'epub/invalid')).find((f) => f.endsWith('.epub'));
+  await page.setInputFiles('#up-file', path.join(CORPUS, 'epub/invalid', bad));
+  await page.getByRole('button', { name: 'Envoyer' }).click();
+  await page.getByRole('alert').filter({ hasText: 'Ce fichier n’est pas accepté' }).waitFor();
+  ok(true, 'a refused upload says why, in French');
   await page.setInputFiles('#up-file', path.join(CORPUS, 'epub/valid/readium-SmokeTest-EPUB2.epub'));
   await page.getByRole('button', { name: 'Envoyer' }).click();
   await page.getByRole('status').filter({ hasText: 'est au catalogue' }).waitFor();

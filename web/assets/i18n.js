@@ -244,6 +244,12 @@ const fr = {
   'err.csrf_failed': 'La page a expiré : rechargez-la et réessayez.',
   'err.not_found': 'Introuvable.',
   'err.forbidden': 'Vous n’avez pas accès à cette page.',
+  'err.too_large': 'Ce fichier est trop gros pour être envoyé.',
+  'err.missing_file': 'Choisissez un fichier à envoyer.',
+  'err.invalid_value': 'Une valeur n’est pas valable : {message}',
+  'err.unacceptable': 'Ce fichier n’est pas accepté ({code}) : {message}',
+  'err.database_unavailable': 'Le service est momentanément indisponible ; réessayez dans un instant.',
+  'err.too_many_attempts': 'Trop d’essais ; réessayez dans quelques minutes.',
   'notfound.title': 'Page introuvable',
   'notfound.text': 'Cette adresse ne correspond à aucune page.',
   'notfound.home': 'Retour à l’accueil',
@@ -494,6 +500,12 @@ const en = {
   'err.csrf_failed': 'The page has expired: reload it and try again.',
   'err.not_found': 'Not found.',
   'err.forbidden': 'You do not have access to this page.',
+  'err.too_large': 'This file is too large to upload.',
+  'err.missing_file': 'Choose a file to upload.',
+  'err.invalid_value': 'A value is not valid: {message}',
+  'err.unacceptable': 'This file is not accepted ({code}): {message}',
+  'err.database_unavailable': 'The service is briefly unavailable; try again in a moment.',
+  'err.too_many_attempts': 'Too many attempts; try again in a few minutes.',
   'notfound.title': 'Page not found',
   'notfound.text': 'No page has this address.',
   'notfound.home': 'Back to the home page',
@@ -526,9 +538,12 @@ export function t(key, vars = {}, ...args) {
 
 // Error message for an API error code, falling back to the server's sentence.
 export function errorText(err) {
-  if (!err) return t('err.network');
+  if (!err || err.code === 'network') return t('err.network');
   const k = `err.${err.code}`;
-  if (dicts[current][k]) return t(k);
+  const vars = { message: err.message || '', code: err.code };
+  if (dicts[current][k]) return t(k, vars);
+  // A file the checker refused (422) names its reason by code: say so in our words.
+  if (err.status === 422) return t('err.unacceptable', vars);
   return t('err.generic', { message: err.message || err.code });
 }
 
