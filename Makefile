@@ -3,7 +3,7 @@
 
 CC      ?= gcc
 PKGS     = libmicrohttpd libpq libsodium libzip jansson libxml-2.0 libavformat libavcodec \
-           libavutil libswresample libcurl
+           libavutil libswresample libcurl libcrypto
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
            -Wno-missing-field-initializers
 CPPFLAGS = -Iinclude -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
@@ -45,7 +45,8 @@ $(LIB): $(OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/%.o: %.c $(wildcard include/pretnum/*.h)
+# Every header counts: the public ones and each module's private ones (server/internal.h, ...).
+$(BUILD)/%.o: %.c $(wildcard include/pretnum/*.h server/*.h lending/*.h media/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 

@@ -15,6 +15,8 @@
 #
 #   BENCH_PATRONS=32  BENCH_TITLES=200  BENCH_SCARCE=40  BENCH_SECONDS=20  BENCH_WARMUP=2
 #   BENCH_HISTORY=20000 (ended loans in the table before each run)
+#   BENCH_PACED_FRACTION=0.5 BENCH_PACED_SECONDS=10 (then the same patrons at that fraction
+#   of the saturated throughput, paced: the latency of a server that is not saturated)
 #   BENCH_FSYNC=off (on: commits wait for the disk, on both sides)
 #   BENCH_PERF=1 (perf record of the server and its PostgreSQL backends during the HTTP run)
 #   BENCH_KEEP=1 (leave the cluster running and its directory in place, to investigate)
@@ -29,6 +31,8 @@ SCARCE=${BENCH_SCARCE:-40}
 SECONDS_RUN=${BENCH_SECONDS:-20}
 HISTORY=${BENCH_HISTORY:-20000}
 WARMUP=${BENCH_WARMUP:-2}
+PACED_FRACTION=${BENCH_PACED_FRACTION:-0.5}
+PACED_SECONDS=${BENCH_PACED_SECONDS:-10}
 FSYNC=${BENCH_FSYNC:-off}
 TARGET_RATIO=0.7
 TARGET_P99=20
@@ -234,24 +238,39 @@ if [ -n "$PERF_PID" ]; then
     PERF_PID=""
 fi
 stmt_stats >"$WORK/stmts.server"
+
+# What the database says must agree with what the clients were told.
+get() { awk -F '\t' -v k="$1" '$1 == k { print $2 }' "$WORK/http.tsv"; }
+check_db() { # $1 = 201s the clients saw since the history was laid down
+    DB_LOANS=$(val "SELECT count(*) FROM loan") # the history included
+    DB_LOANS=$((DB_LOANS - HISTORY))
+    DB_OPEN=$(val "SELECT count(*) FROM loan WHERE ended IS NULL")
+    DB_OVER=$(val "SELECT count(*) FROM licence c WHERE c.checkouts_used <> (SELECT count(*) FROM loan l WHERE l.licence_id = c.id)")
+    CHECKS="loans in the database $DB_LOANS, 201s $1; open at the end $DB_OPEN; licences miscounted $DB_OVER"
+    [ "$DB_LOANS" = "$1" ] && [ "$DB_OPEN" = 0 ] && [ "$DB_OVER" = 0 ] || die "inconsistent: $CHECKS"
+}
+SRV_CO_TOTAL=$(get checkouts_total)
+check_db "$SRV_CO_TOTAL"
+
+# ---- paced HTTP run: latency when the server is not saturated. With every patron
+# asking again the moment it is answered, latency is only throughput seen from the
+# other side (32 waiting patrons / cycles per second); patrons who borrow at a steady
+# rate, PACED_FRACTION of the saturated throughput, see the server's own latency.
+SAT_CPS=$(awk -v c="$(get cycles)" -v s="$(get seconds)" 'BEGIN { printf "%.0f", (s > 0 ? c / s : 0) }')
+PACED_RATE=$(awk -v c="$SAT_CPS" -v f="$PACED_FRACTION" 'BEGIN { printf "%.0f", c * f }')
+say "HTTP paced: $NP patrons, $PACED_RATE cycles/s in all ($PACED_FRACTION of $SAT_CPS), ${WARMUP} s warm-up + $PACED_SECONDS s"
+LENDING_LOAD_RATE=$PACED_RATE "$WORK/lending_load" run "$URL" "$WORK/tokens" "$NT" "$PACED_SECONDS" "$WARMUP" \
+    >"$WORK/paced.tsv" 2>"$WORK/paced.err" || { cat "$WORK/paced.err" >&2; die "the paced HTTP run failed"; }
+PACED_CO=$(awk -F '\t' '$1 == "checkouts_total" { print $2 }' "$WORK/paced.tsv")
+check_db "$((SRV_CO_TOTAL + PACED_CO))"
 kill -TERM "$SERVER_PID" 2>/dev/null || true
 wait "$SERVER_PID" 2>/dev/null || true
 SERVER_PID=""
 
-get() { awk -F '\t' -v k="$1" '$1 == k { print $2 }' "$WORK/http.tsv"; }
 SRV_SECONDS=$(get seconds)
 SRV_CYCLES=$(get cycles)
-SRV_CO_TOTAL=$(get checkouts_total)
 SRV_RET_TOTAL=$(get returns_total)
 [ -n "$SRV_CYCLES" ] || { cat "$WORK/http.tsv" >&2; die "no results from the load generator"; }
-
-# What the database says must agree with what the clients were told.
-DB_LOANS=$(val "SELECT count(*) FROM loan") # the history included
-DB_LOANS=$((DB_LOANS - HISTORY))
-DB_OPEN=$(val "SELECT count(*) FROM loan WHERE ended IS NULL")
-DB_OVER=$(val "SELECT count(*) FROM licence c WHERE c.checkouts_used <> (SELECT count(*) FROM loan l WHERE l.licence_id = c.id)")
-CHECKS="loans in the database $DB_LOANS, 201s $SRV_CO_TOTAL; open at the end $DB_OPEN; licences miscounted $DB_OVER"
-[ "$DB_LOANS" = "$SRV_CO_TOTAL" ] && [ "$DB_OPEN" = 0 ] && [ "$DB_OVER" = 0 ] || die "inconsistent: $CHECKS"
 
 # ---- pgbench run, on the same loan history
 sed -e "s/@CONSORTIUM@/$CONSORTIUM/g" -e "s/@LIBRARY@/$LIBRARY/g" -e "s/@TITLES@/$NT/g" \
@@ -327,6 +346,15 @@ awk -F '\t' '$1 == "lat" {
     printf "%-26s %8d %8.2f %8.2f %8.2f %8.2f %8.2f\n", name, $3, $4, $5, $6, $7, $8
 }' "$WORK/http.tsv"
 echo
+echo "paced: the same patrons at $PACED_RATE cycles/s in all ($PACED_FRACTION of the saturated $SAT_CPS):"
+printf '%-26s %8s %8s %8s %8s %8s %8s\n' "server request" n p50 p90 p99 mean max
+echo "------------------------------------------------------------------------------"
+awk -F '\t' '$1 == "lat" {
+    name = $2 == "checkout" ? "checkout (201)" : $2 == "refused" ? "checkout refused (409)" : $2 == "return" ? "return (200)" : "cycle (checkout+return)"
+    printf "%-26s %8d %8.2f %8.2f %8.2f %8.2f %8.2f\n", name, $3, $4, $5, $6, $7, $8
+}' "$WORK/paced.tsv"
+awk -F '\t' -v c="$(awk -F '\t' '$1 == "cycles" { print $2 }' "$WORK/paced.tsv")" '$1 == "seconds" { printf "achieved: %.1f cycles/s\n", ($2 > 0 ? c / $2 : 0) }' "$WORK/paced.tsv"
+echo
 printf '%-34s %12s %12s %8s\n' "" server pgbench ratio
 echo "------------------------------------------------------------------------------"
 CALLS_S=$(awk -F '\t' '{ n += $2; t += $3 } END { printf "%d %.3f", n, t }' "$WORK/stmts.server")
@@ -379,9 +407,12 @@ say "checks: $CHECKS; pgbench failed transactions ${PGB_FAILED:-0}, loans left o
 say "timings: HTTP $T_HTTP s, pgbench $T_PGB s, total $(since "$T_START") s"
 [ "$ERRORS" = 0 ] || die "$ERRORS unexpected answers from the server (see above)"
 [ "${PGB_FAILED:-0}" = 0 ] && [ "$PGB_OPEN" = 0 ] || die "the pgbench run went wrong: $(tail -5 "$WORK/pgbench.out")"
-awk -F '\t' -v np="$NP" -v sc="$SRV_CPS" -v pc="$PGB_CPS" -v r="$RATIO" -v tr="$TARGET_RATIO" -v tp="$TARGET_P99" '
+PACED_P=$(awk -F '\t' '$1 == "lat" && $2 == "checkout" { printf "%.2f %.2f", $4, $6 }' "$WORK/paced.tsv")
+awk -F '\t' -v np="$NP" -v sc="$SRV_CPS" -v pc="$PGB_CPS" -v r="$RATIO" -v tr="$TARGET_RATIO" -v tp="$TARGET_P99" \
+    -v pr="$PACED_RATE" -v pp="$PACED_P" '
 $1 == "lat" { p50[$2] = $4; p99[$2] = $6 }
 END {
-    printf "lending: %d patrons, %s borrow+return cycles/s (pgbench %s cycles/s, ratio %s), checkout p50 %.2f ms p99 %.2f ms, return p50 %.2f ms p99 %.2f ms (targets: ratio >= %s, p99 < %d ms)\n",
-        np, sc, pc, r, p50["checkout"], p99["checkout"], p50["return"], p99["return"], tr, tp
+    split(pp, q, " ")
+    printf "lending: %d patrons, %s borrow+return cycles/s (pgbench %s cycles/s, ratio %s), saturated checkout p50 %.2f ms p99 %.2f ms, return p50 %.2f ms p99 %.2f ms; paced at %s cycles/s checkout p50 %.2f ms p99 %.2f ms (targets: ratio >= %s, p99 < %d ms)\n",
+        np, sc, pc, r, p50["checkout"], p99["checkout"], p50["return"], p99["return"], pr, q[1], q[2], tr, tp
 }' "$WORK/http.tsv"

@@ -137,6 +137,9 @@ static pthread_mutex_t raw_mu = PTHREAD_MUTEX_INITIALIZER;
 static const char *base_url;
 static int ntitles;
 static double t_start, t_measure, t_end;
+/* LENDING_LOAD_RATE: cycles per second in all, paced; 0 = each patron as fast as it can. */
+static double rate;
+static int nworkers;
 
 static unsigned long long next_rand(unsigned long long *s)
 {
@@ -249,7 +252,22 @@ static void *worker_main(void *arg)
 
     char url_loans[256], url_return[320], data[128], code[64], loan[64];
     snprintf(url_loans, sizeof url_loans, "%s/api/v1/loans", base_url);
+    /* Paced: each patron starts a cycle every nworkers / rate seconds, the patrons spread
+     * evenly over that interval; a patron that falls behind starts again at once rather
+     * than bursting to catch up. */
+    double interval = rate > 0 ? (double)nworkers / rate : 0;
+    double next_start = t_start + interval * (double)w->idx / (double)nworkers;
     while (now_s() < t_end) {
+        if (interval > 0) {
+            double wait = next_start - now_s();
+            if (wait > 0)
+                usleep((useconds_t)(wait * 1e6));
+            next_start += interval;
+            if (next_start < now_s())
+                next_start = now_s();
+            if (now_s() >= t_end)
+                break;
+        }
         int title = 1 + (int)(next_rand(&w->rng) % (unsigned long long)ntitles);
         snprintf(data, sizeof data, "{\"title_id\": \"00000000-0000-0000-0002-%012d\"}", title);
         double t0 = now_s(), ms;
@@ -357,6 +375,12 @@ static int cmd_run(int argc, char **argv)
     fclose(f);
     if (!n)
         die("no tokens");
+    nworkers = n;
+    if (getenv("LENDING_LOAD_RATE")) {
+        rate = strtod(getenv("LENDING_LOAD_RATE"), &end);
+        if (*end || rate < 0 || rate > 1e6)
+            die("LENDING_LOAD_RATE is cycles per second");
+    }
     FILE *raw = NULL;
     if (getenv("LENDING_LOAD_RAW") && !(raw = fopen(getenv("LENDING_LOAD_RAW"), "w")))
         die("cannot write LENDING_LOAD_RAW");

@@ -10,6 +10,7 @@ for b in \
     search \
     lending \
     content \
+    hls \
 ; do
     echo "==== bench/$b.sh"
     ./bench/"$b".sh || failed="$failed $b"

@@ -29,9 +29,9 @@
 
 #include "internal.h"
 
-const char HLS_UNSTREAMABLE_VIDEO[] = "unstreamable_video";
-const char HLS_UNSTREAMABLE_AUDIO[] = "unstreamable_audio";
-const char HLS_PACKAGING_FAILED[] = "packaging_failed";
+const char MEDIA_UNSTREAMABLE_VIDEO[] = "unstreamable_video";
+const char MEDIA_UNSTREAMABLE_AUDIO[] = "unstreamable_audio";
+const char MEDIA_PACKAGING_FAILED[] = "packaging_failed";
 
 #define DEFAULT_DEADLINE_S 1800.0
 #define MAX_SEGMENTS 100000 /* 6 s each: a week of media */
@@ -50,7 +50,7 @@ struct recode {
     SwrContext *swr;
     AVAudioFifo *fifo;
     AVFrame *in, *out;
-    int64_t next_pts; /* in 1/sample_rate */
+    int64_t next_pts;  /* in 1/sample_rate */
     int64_t first_pts; /* the first decoded sample's time, in 1/sample_rate */
     bool started;
 };
@@ -61,29 +61,30 @@ struct pkg {
     struct media_input *in;
     AVFormatContext *ic, *oc;
     AVIOContext *pb;
-    int fd;            /* the current output file, -1 for none (dir NULL: count only) */
-    int64_t written;   /* bytes into the current file */
-    int64_t total;     /* bytes into every file */
+    int fd;          /* the current output file, -1 for none (dir NULL: count only) */
+    int64_t written; /* bytes into the current file */
+    int64_t total;   /* bytes into every file */
     int64_t max_output;
-    int vi, ai;        /* input stream indexes, -1 when absent */
-    int ov, oa;        /* output stream indexes */
-    int ref;           /* output stream whose timestamps cut segments */
+    int vi, ai; /* input stream indexes, -1 when absent */
+    int ov, oa; /* output stream indexes */
+    int ref;    /* output stream whose timestamps cut segments */
     struct recode rc;
     double target;
     struct segment *seg;
     int nseg, capseg;
-    bool seg_open;     /* the current segment has packets of the reference stream */
-    double ref_end;    /* end of the last reference packet (pts + duration), seconds */
+    bool seg_open;  /* the current segment has packets of the reference stream */
+    double ref_end; /* end of the last reference packet (pts + duration), seconds */
     double ref_first;
     bool have_ref;
     int64_t last_dts[2];
     char codecs[64];
     AVPacket *vq[VIDEO_QUEUE]; /* video packets waiting for a decoding time */
     int nvq;
-    int werr;          /* errno of a failed write */
+    int werr; /* errno of a failed write */
 };
 
-static int failf(struct pkg *p, const char *code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int failf(struct pkg *p, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int failf(struct pkg *p, const char *code, const char *fmt, ...)
 {
@@ -130,10 +131,10 @@ static int open_out(struct pkg *p, const char *name)
         return 0;
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", p->dir, name) >= sizeof path)
-        return failf(p, HLS_PACKAGING_FAILED, "the presentation's path is too long");
+        return failf(p, MEDIA_PACKAGING_FAILED, "the presentation's path is too long");
     p->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (p->fd < 0)
-        return failf(p, HLS_PACKAGING_FAILED, "could not create %s: %s", name, strerror(errno));
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not create %s: %s", name, strerror(errno));
     return 0;
 }
 
@@ -144,15 +145,48 @@ static int close_out(struct pkg *p)
         if (p->fd >= 0)
             close(p->fd);
         p->fd = -1;
-        return failf(p, HLS_PACKAGING_FAILED, "could not write the presentation: %s",
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not write the presentation: %s",
                      p->werr ? strerror(p->werr) : av_err2str(p->pb->error));
     }
+    /* Writeback starts now, so that the final sync_dir() finds little left to wait for. */
+    if (p->fd >= 0)
+        sync_file_range(p->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     if (p->fd >= 0 && close(p->fd) != 0) {
         p->fd = -1;
-        return failf(p, HLS_PACKAGING_FAILED, "could not write the presentation: %s", strerror(errno));
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not write the presentation: %s",
+                     strerror(errno));
     }
     p->fd = -1;
     return 0;
+}
+
+/*
+ * The presentation is on disk before the title that uses it is committed: every file
+ * and the directory itself, as the original file is.
+ */
+static int sync_dir(struct pkg *p)
+{
+    DIR *d = opendir(p->dir);
+    if (!d)
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not open the presentation: %s",
+                     strerror(errno));
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fdatasync(fd) != 0)
+            rc = failf(p, MEDIA_PACKAGING_FAILED, "could not write the presentation: %s",
+                       strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    if (rc == 0 && fsync(dirfd(d)) != 0)
+        rc = failf(p, MEDIA_PACKAGING_FAILED, "could not write the presentation: %s",
+                   strerror(errno));
+    closedir(d);
+    return rc;
 }
 
 static int write_text(struct pkg *p, const char *name, const char *text, size_t len)
@@ -163,7 +197,7 @@ static int write_text(struct pkg *p, const char *name, const char *text, size_t 
     if (p->fd >= 0 && close(p->fd) != 0)
         rc = -1;
     p->fd = -1;
-    return rc == 0 ? 0 : failf(p, HLS_PACKAGING_FAILED, "could not write %s", name);
+    return rc == 0 ? 0 : failf(p, MEDIA_PACKAGING_FAILED, "could not write %s", name);
 }
 
 /* ---- codecs ---- */
@@ -220,7 +254,8 @@ static bool copyable_audio(const AVCodecParameters *par)
     if (par->codec_id != AV_CODEC_ID_AAC)
         return false;
     int aot = aac_object_type(par);
-    return (aot == 2 || aot == 5 || aot == 29) && par->ch_layout.nb_channels >= 1 && par->ch_layout.nb_channels <= 8;
+    return (aot == 2 || aot == 5 || aot == 29) && par->ch_layout.nb_channels >= 1 &&
+           par->ch_layout.nb_channels <= 8;
 }
 
 /* ---- audio re-encoding ---- */
@@ -243,21 +278,25 @@ static int recode_open(struct pkg *p, const AVStream *st)
     const AVCodec *dc = avcodec_find_decoder(st->codecpar->codec_id);
     const AVCodec *ec = avcodec_find_encoder(AV_CODEC_ID_AAC);
     if (!dc)
-        return failf(p, HLS_UNSTREAMABLE_AUDIO, "could not stream %s: its %s audio cannot be decoded",
-                     media_input_name(p->in), avcodec_get_name(st->codecpar->codec_id));
+        return failf(p, MEDIA_UNSTREAMABLE_AUDIO,
+                     "could not stream %s: its %s audio cannot be decoded", media_input_name(p->in),
+                     avcodec_get_name(st->codecpar->codec_id));
     if (!ec)
-        return failf(p, HLS_PACKAGING_FAILED, "no AAC encoder in this build of libavcodec");
-    if (!(rc->dec = avcodec_alloc_context3(dc)) || avcodec_parameters_to_context(rc->dec, st->codecpar) < 0)
+        return failf(p, MEDIA_PACKAGING_FAILED, "no AAC encoder in this build of libavcodec");
+    if (!(rc->dec = avcodec_alloc_context3(dc)) ||
+        avcodec_parameters_to_context(rc->dec, st->codecpar) < 0)
         return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory opening a decoder");
     rc->dec->pkt_timebase = st->time_base;
     rc->dec->thread_count = 1;
     if (avcodec_open2(rc->dec, dc, NULL) < 0)
-        return failf(p, HLS_UNSTREAMABLE_AUDIO, "could not stream %s: its %s audio cannot be decoded",
-                     media_input_name(p->in), avcodec_get_name(st->codecpar->codec_id));
+        return failf(p, MEDIA_UNSTREAMABLE_AUDIO,
+                     "could not stream %s: its %s audio cannot be decoded", media_input_name(p->in),
+                     avcodec_get_name(st->codecpar->codec_id));
     int channels = rc->dec->ch_layout.nb_channels;
     int rate = rc->dec->sample_rate;
     if (channels < 1 || rate < 1000 || rate > 768000)
-        return failf(p, HLS_UNSTREAMABLE_AUDIO, "could not stream %s: its audio has %d channels at %d Hz",
+        return failf(p, MEDIA_UNSTREAMABLE_AUDIO,
+                     "could not stream %s: its audio has %d channels at %d Hz",
                      media_input_name(p->in), channels, rate);
     if (!(rc->enc = avcodec_alloc_context3(ec)))
         return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory opening an encoder");
@@ -269,19 +308,21 @@ static int recode_open(struct pkg *p, const AVStream *st)
     rc->enc->time_base = (AVRational){1, rc->enc->sample_rate};
     rc->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER; /* the AudioSpecificConfig goes into the moov */
     if (avcodec_open2(rc->enc, ec, NULL) < 0)
-        return failf(p, HLS_PACKAGING_FAILED, "could not open the AAC encoder");
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not open the AAC encoder");
     AVChannelLayout in_layout;
     if (rc->dec->ch_layout.order == AV_CHANNEL_ORDER_UNSPEC)
         av_channel_layout_default(&in_layout, channels);
     else if (av_channel_layout_copy(&in_layout, &rc->dec->ch_layout) < 0)
         return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
-    int r = swr_alloc_set_opts2(&rc->swr, &rc->enc->ch_layout, rc->enc->sample_fmt, rc->enc->sample_rate,
-                                &in_layout, rc->dec->sample_fmt, rate, 0, NULL);
+    int r =
+        swr_alloc_set_opts2(&rc->swr, &rc->enc->ch_layout, rc->enc->sample_fmt,
+                            rc->enc->sample_rate, &in_layout, rc->dec->sample_fmt, rate, 0, NULL);
     av_channel_layout_uninit(&in_layout);
     if (r < 0 || swr_init(rc->swr) < 0)
-        return failf(p, HLS_UNSTREAMABLE_AUDIO, "could not stream %s: its audio cannot be resampled",
-                     media_input_name(p->in));
-    if (!(rc->fifo = av_audio_fifo_alloc(rc->enc->sample_fmt, rc->enc->ch_layout.nb_channels, rc->enc->frame_size)) ||
+        return failf(p, MEDIA_UNSTREAMABLE_AUDIO,
+                     "could not stream %s: its audio cannot be resampled", media_input_name(p->in));
+    if (!(rc->fifo = av_audio_fifo_alloc(rc->enc->sample_fmt, rc->enc->ch_layout.nb_channels,
+                                         rc->enc->frame_size)) ||
         !(rc->in = av_frame_alloc()) || !(rc->out = av_frame_alloc()))
         return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
     return 0;
@@ -289,6 +330,7 @@ static int recode_open(struct pkg *p, const AVStream *st)
 
 static int write_packet(struct pkg *p, AVPacket *pkt, int ost, bool key);
 static int video_packet(struct pkg *p, AVPacket *pkt);
+static bool sane_times(const AVPacket *pkt);
 
 /* Drains the encoder's packets into the muxer. */
 static int drain_encoder(struct pkg *p)
@@ -308,7 +350,7 @@ static int drain_encoder(struct pkg *p)
     }
     av_packet_free(&pkt);
     if (r != AVERROR(EAGAIN) && r != AVERROR_EOF)
-        return failf(p, HLS_PACKAGING_FAILED, "the AAC encoder failed: %s", av_err2str(r));
+        return failf(p, MEDIA_PACKAGING_FAILED, "the AAC encoder failed: %s", av_err2str(r));
     return 0;
 }
 
@@ -327,12 +369,12 @@ static int encode_fifo(struct pkg *p, bool flush)
             av_frame_get_buffer(rc->out, 0) < 0)
             return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
         if (av_audio_fifo_read(rc->fifo, (void **)rc->out->data, n) != n)
-            return failf(p, HLS_PACKAGING_FAILED, "audio buffer underflow");
+            return failf(p, MEDIA_PACKAGING_FAILED, "audio buffer underflow");
         rc->out->pts = rc->next_pts;
         rc->next_pts += n;
         int r = avcodec_send_frame(rc->enc, rc->out);
         if (r < 0)
-            return failf(p, HLS_PACKAGING_FAILED, "the AAC encoder failed: %s", av_err2str(r));
+            return failf(p, MEDIA_PACKAGING_FAILED, "the AAC encoder failed: %s", av_err2str(r));
         if (drain_encoder(p) != 0)
             return -1;
     }
@@ -350,17 +392,19 @@ static int resample_into_fifo(struct pkg *p, const AVFrame *f)
     int in_n = f ? f->nb_samples : 0;
     int out_n = swr_get_out_samples(rc->swr, in_n);
     if (out_n < 0)
-        return failf(p, HLS_PACKAGING_FAILED, "the resampler failed");
+        return failf(p, MEDIA_PACKAGING_FAILED, "the resampler failed");
     if (out_n == 0)
         return 0;
     uint8_t **buf = NULL;
-    if (av_samples_alloc_array_and_samples(&buf, NULL, rc->enc->ch_layout.nb_channels, out_n, rc->enc->sample_fmt, 0) < 0)
+    if (av_samples_alloc_array_and_samples(&buf, NULL, rc->enc->ch_layout.nb_channels, out_n,
+                                           rc->enc->sample_fmt, 0) < 0)
         return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
     int got = swr_convert(rc->swr, buf, out_n, f ? (const uint8_t **)f->extended_data : NULL, in_n);
     int rcode = 0;
     if (got < 0)
-        rcode = failf(p, HLS_UNSTREAMABLE_AUDIO, "could not stream %s: its audio cannot be resampled",
-                      media_input_name(p->in));
+        rcode =
+            failf(p, MEDIA_UNSTREAMABLE_AUDIO, "could not stream %s: its audio cannot be resampled",
+                  media_input_name(p->in));
     else if (got > 0 && av_audio_fifo_write(rc->fifo, (void **)buf, got) < got)
         rcode = failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
     av_freep(&buf[0]);
@@ -376,16 +420,17 @@ static int recode_packet(struct pkg *p, const AVPacket *pkt)
     if (r < 0 && r != AVERROR(EAGAIN) && r != AVERROR_EOF) {
         if (r == AVERROR_INVALIDDATA && pkt)
             return 0; /* a damaged packet: skipped, as players do */
-        return failf(p, HLS_UNSTREAMABLE_AUDIO, "could not decode the audio of %s: %s", media_input_name(p->in),
-                     av_err2str(r));
+        return failf(p, MEDIA_UNSTREAMABLE_AUDIO, "could not decode the audio of %s: %s",
+                     media_input_name(p->in), av_err2str(r));
     }
     while ((r = avcodec_receive_frame(rc->dec, rc->in)) >= 0) {
         if (!rc->started) {
             /* The first sample's time, so that re-encoded audio stays in step with video. */
             int64_t pts = rc->in->best_effort_timestamp;
-            rc->next_pts = pts == AV_NOPTS_VALUE ? 0
-                                                 : av_rescale_q(pts, p->ic->streams[p->ai]->time_base,
-                                                                rc->enc->time_base);
+            rc->next_pts =
+                pts == AV_NOPTS_VALUE
+                    ? 0
+                    : av_rescale_q(pts, p->ic->streams[p->ai]->time_base, rc->enc->time_base);
             rc->first_pts = rc->next_pts;
             rc->started = true;
         }
@@ -393,7 +438,8 @@ static int recode_packet(struct pkg *p, const AVPacket *pkt)
             rc->in->ch_layout.nb_channels != rc->dec->ch_layout.nb_channels ||
             rc->in->format != rc->dec->sample_fmt) {
             av_frame_unref(rc->in);
-            return failf(p, HLS_UNSTREAMABLE_AUDIO, "could not stream %s: its audio changes format midway",
+            return failf(p, MEDIA_UNSTREAMABLE_AUDIO,
+                         "could not stream %s: its audio changes format midway",
                          media_input_name(p->in));
         }
         int e = resample_into_fifo(p, rc->in);
@@ -404,8 +450,8 @@ static int recode_packet(struct pkg *p, const AVPacket *pkt)
     if (r != AVERROR(EAGAIN) && r != AVERROR_EOF) {
         if (r == AVERROR_INVALIDDATA)
             return 0;
-        return failf(p, HLS_UNSTREAMABLE_AUDIO, "could not decode the audio of %s: %s", media_input_name(p->in),
-                     av_err2str(r));
+        return failf(p, MEDIA_UNSTREAMABLE_AUDIO, "could not decode the audio of %s: %s",
+                     media_input_name(p->in), av_err2str(r));
     }
     if (!pkt) {
         if (resample_into_fifo(p, NULL) != 0)
@@ -424,8 +470,8 @@ static int end_segment(struct pkg *p)
     if (r >= 0)
         r = av_write_frame(p->oc, NULL); /* frag_custom: writes moof + mdat */
     if (r < 0)
-        return failf(p, HLS_PACKAGING_FAILED, "could not write a segment of %s: %s", media_input_name(p->in),
-                     av_err2str(r));
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not write a segment of %s: %s",
+                     media_input_name(p->in), av_err2str(r));
     int64_t bytes = p->written;
     if (close_out(p) != 0)
         return -1;
@@ -437,7 +483,7 @@ static int end_segment(struct pkg *p)
 static int start_segment(struct pkg *p, double start)
 {
     if (p->nseg >= MAX_SEGMENTS)
-        return failf(p, HLS_PACKAGING_FAILED, "could not package %s: more than %d segments",
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: more than %d segments",
                      media_input_name(p->in), MAX_SEGMENTS);
     if (p->nseg == p->capseg) {
         int cap = p->capseg ? p->capseg * 2 : 64;
@@ -461,41 +507,48 @@ static int start_segment(struct pkg *p, double start)
 static int write_packet(struct pkg *p, AVPacket *pkt, int ost, bool key)
 {
     AVRational tb = p->oc->streams[ost]->time_base;
+    if (!sane_times(pkt))
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: absurd timestamps",
+                     media_input_name(p->in));
     if (pkt->dts == AV_NOPTS_VALUE)
         pkt->dts = pkt->pts;
     if (pkt->pts == AV_NOPTS_VALUE)
         pkt->pts = pkt->dts;
     if (pkt->dts == AV_NOPTS_VALUE)
-        return failf(p, HLS_PACKAGING_FAILED, "could not package %s: a packet has no timestamp",
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: a packet has no timestamp",
                      media_input_name(p->in));
     int slot = ost == p->ov ? 0 : 1;
     if (p->last_dts[slot] != AV_NOPTS_VALUE && pkt->dts <= p->last_dts[slot])
-        return failf(p, HLS_PACKAGING_FAILED, "could not package %s: its timestamps go backwards",
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: its timestamps go backwards",
                      media_input_name(p->in));
     p->last_dts[slot] = pkt->dts;
     if (ost == p->ref) {
         double t = (double)pkt->pts * av_q2d(tb);
         double end = (double)(pkt->pts + (pkt->duration > 0 ? pkt->duration : 0)) * av_q2d(tb);
         if (!isfinite(t) || !isfinite(end))
-            return failf(p, HLS_PACKAGING_FAILED, "could not package %s: absurd timestamps", media_input_name(p->in));
+            return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: absurd timestamps",
+                         media_input_name(p->in));
         if (!p->have_ref) {
             if (p->nseg == 0 && start_segment(p, t) != 0)
                 return -1;
             /* Re-encoded audio starts at its first sample, not at the encoder's priming. */
-            p->seg[0].start = p->rc.enc && ost == p->oa ? (double)p->rc.first_pts / p->rc.enc->sample_rate : t;
+            p->seg[0].start =
+                p->rc.enc && ost == p->oa ? (double)p->rc.first_pts / p->rc.enc->sample_rate : t;
             p->have_ref = true;
             p->ref_first = t;
             p->ref_end = t;
         } else if (key && p->seg_open && t >= p->seg[p->nseg - 1].start + p->target - 1e-6) {
             if (t <= p->seg[p->nseg - 1].start)
-                return failf(p, HLS_PACKAGING_FAILED, "could not package %s: its keyframes go backwards",
+                return failf(p, MEDIA_PACKAGING_FAILED,
+                             "could not package %s: its keyframes go backwards",
                              media_input_name(p->in));
             if (end_segment(p) != 0 || start_segment(p, t) != 0)
                 return -1;
         }
         if (t - p->seg[p->nseg - 1].start > MAX_SEGMENT_S)
-            return failf(p, HLS_PACKAGING_FAILED, "could not package %s: no keyframe for over %g s",
-                         media_input_name(p->in), MAX_SEGMENT_S);
+            return failf(p, MEDIA_PACKAGING_FAILED,
+                         "could not package %s: no keyframe for over %g s", media_input_name(p->in),
+                         MAX_SEGMENT_S);
         if (end > p->ref_end)
             p->ref_end = end;
         p->seg_open = true;
@@ -506,9 +559,21 @@ static int write_packet(struct pkg *p, AVPacket *pkt, int ost, bool key)
     pkt->pos = -1;
     int r = av_interleaved_write_frame(p->oc, pkt);
     if (r < 0)
-        return failf(p, HLS_PACKAGING_FAILED, "could not package %s: %s", media_input_name(p->in),
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: %s", media_input_name(p->in),
                      p->werr ? strerror(p->werr) : av_err2str(r));
     return 0;
+}
+
+/*
+ * Timestamps a file may give, however hostile, such that sums of a few of them and their
+ * durations cannot overflow: within 2^60 ticks, durations within 2^40.
+ */
+static bool sane_times(const AVPacket *pkt)
+{
+    const int64_t lim = INT64_C(1) << 60;
+    bool pts_ok = pkt->pts == AV_NOPTS_VALUE || (pkt->pts > -lim && pkt->pts < lim);
+    bool dts_ok = pkt->dts == AV_NOPTS_VALUE || (pkt->dts > -lim && pkt->dts < lim);
+    return pts_ok && dts_ok && pkt->duration >= 0 && pkt->duration < (INT64_C(1) << 40);
 }
 
 /*
@@ -518,9 +583,16 @@ static int write_packet(struct pkg *p, AVPacket *pkt, int ost, bool key)
  */
 static int video_packet(struct pkg *p, AVPacket *pkt)
 {
-    if (pkt && pkt->dts == AV_NOPTS_VALUE && pkt->pts != AV_NOPTS_VALUE) {
+    if (pkt && !sane_times(pkt))
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: absurd timestamps",
+                     media_input_name(p->in));
+    if (pkt && pkt->dts == AV_NOPTS_VALUE && pkt->pts == AV_NOPTS_VALUE)
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: a packet has no timestamp",
+                     media_input_name(p->in));
+    if (pkt && pkt->dts == AV_NOPTS_VALUE) {
         if (p->nvq == VIDEO_QUEUE)
-            return failf(p, HLS_PACKAGING_FAILED, "could not package %s: its video has no decoding times",
+            return failf(p, MEDIA_PACKAGING_FAILED,
+                         "could not package %s: its video has no decoding times",
                          media_input_name(p->in));
         if (!(p->vq[p->nvq] = av_packet_clone(pkt)))
             return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
@@ -596,14 +668,15 @@ static void put(struct text *t, const char *fmt, ...)
     }
 }
 
-static int write_playlists(struct pkg *p, struct hls_result *res)
+static int write_playlists(struct pkg *p, struct media_hls_result *res)
 {
     double maxd = 0, total = 0, peak = 0;
     int64_t bytes = 0;
     for (int i = 0; i < p->nseg; i++) {
         double d = (i + 1 < p->nseg ? p->seg[i + 1].start : p->ref_end) - p->seg[i].start;
         if (!(d > 0))
-            return failf(p, HLS_PACKAGING_FAILED, "could not package %s: a segment has no duration",
+            return failf(p, MEDIA_PACKAGING_FAILED,
+                         "could not package %s: a segment has no duration",
                          media_input_name(p->in));
         maxd = d > maxd ? d : maxd;
         total += d;
@@ -616,8 +689,9 @@ static int write_playlists(struct pkg *p, struct hls_result *res)
     if (target < 1)
         target = 1;
     struct text m = {0}, x = {0};
-    put(&m, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:0\n"
-            "#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init.mp4\"\n",
+    put(&m,
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:0\n"
+        "#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init.mp4\"\n",
         target);
     for (int i = 0; i < p->nseg; i++) {
         double d = (i + 1 < p->nseg ? p->seg[i + 1].start : p->ref_end) - p->seg[i].start;
@@ -625,8 +699,9 @@ static int write_playlists(struct pkg *p, struct hls_result *res)
     }
     put(&m, "#EXT-X-ENDLIST\n");
     int64_t bw = (int64_t)ceil(peak), avg = (int64_t)ceil((double)bytes * 8 / total);
-    put(&x, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"
-            "#EXT-X-STREAM-INF:BANDWIDTH=%lld,AVERAGE-BANDWIDTH=%lld,CODECS=\"%s\"",
+    put(&x,
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+        "#EXT-X-STREAM-INF:BANDWIDTH=%lld,AVERAGE-BANDWIDTH=%lld,CODECS=\"%s\"",
         (long long)bw, (long long)avg, p->codecs);
     if (p->ov >= 0) {
         const AVStream *vs = p->ic->streams[p->vi];
@@ -639,7 +714,8 @@ static int write_playlists(struct pkg *p, struct hls_result *res)
     int rc = -1;
     if (m.oom || x.oom)
         failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
-    else if (write_text(p, "index.m3u8", m.s, m.len) == 0 && write_text(p, "master.m3u8", x.s, x.len) == 0)
+    else if (write_text(p, "index.m3u8", m.s, m.len) == 0 &&
+             write_text(p, "master.m3u8", x.s, x.len) == 0 && (!p->dir || sync_dir(p) == 0))
         rc = 0;
     free(m.s);
     free(x.s);
@@ -666,24 +742,27 @@ static int choose_streams(struct pkg *p)
     for (unsigned i = 0; i < p->ic->nb_streams; i++) {
         const AVStream *st = p->ic->streams[i];
         enum AVMediaType t = st->codecpar->codec_type;
-        if (t == AVMEDIA_TYPE_VIDEO && !(st->disposition & AV_DISPOSITION_ATTACHED_PIC) && p->vi < 0)
+        if (t == AVMEDIA_TYPE_VIDEO && !(st->disposition & AV_DISPOSITION_ATTACHED_PIC) &&
+            p->vi < 0)
             p->vi = (int)i;
         else if (t == AVMEDIA_TYPE_AUDIO && p->ai < 0)
             p->ai = (int)i;
     }
     if (p->vi < 0 && p->ai < 0)
-        return failf(p, MEDIA_NO_MEDIA_STREAM, "no audio or video stream in %s", media_input_name(p->in));
+        return failf(p, MEDIA_NO_MEDIA_STREAM, "no audio or video stream in %s",
+                     media_input_name(p->in));
     if (p->vi >= 0) {
         const AVCodecParameters *par = p->ic->streams[p->vi]->codecpar;
         if (par->codec_id != AV_CODEC_ID_H264)
-            return failf(p, HLS_UNSTREAMABLE_VIDEO,
+            return failf(p, MEDIA_UNSTREAMABLE_VIDEO,
                          "could not stream %s: its video is %s, which not every browser plays; "
                          "re-encode it to H.264",
                          media_input_name(p->in), avcodec_get_name(par->codec_id));
         if (!playable_h264(par) || par->width <= 0 || par->height <= 0)
-            return failf(p, HLS_UNSTREAMABLE_VIDEO,
-                         "could not stream %s: its H.264 video is not 8-bit 4:2:0 Baseline, Main or High",
-                         media_input_name(p->in));
+            return failf(
+                p, MEDIA_UNSTREAMABLE_VIDEO,
+                "could not stream %s: its H.264 video is not 8-bit 4:2:0 Baseline, Main or High",
+                media_input_name(p->in));
     }
     return 0;
 }
@@ -702,7 +781,8 @@ static int add_streams(struct pkg *p)
         os->avg_frame_rate = is->avg_frame_rate;
         p->ov = os->index;
         if (avc1_name(is->codecpar, vname, sizeof vname) != 0)
-            return failf(p, HLS_UNSTREAMABLE_VIDEO, "could not stream %s: its H.264 video has no parameter sets",
+            return failf(p, MEDIA_UNSTREAMABLE_VIDEO,
+                         "could not stream %s: its H.264 video has no parameter sets",
                          media_input_name(p->in));
     }
     if (p->ai >= 0) {
@@ -731,7 +811,7 @@ static int add_streams(struct pkg *p)
     return 0;
 }
 
-static int run(struct pkg *p, struct hls_result *res)
+static int run(struct pkg *p, struct media_hls_result *res)
 {
     p->ic = media_input_ctx(p->in);
     if (choose_streams(p) != 0)
@@ -739,7 +819,8 @@ static int run(struct pkg *p, struct hls_result *res)
     if (avformat_alloc_output_context2(&p->oc, NULL, "mp4", NULL) < 0 || !p->oc)
         return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
     unsigned char *iobuf = av_malloc(IO_BUFFER_SIZE);
-    if (!iobuf || !(p->pb = avio_alloc_context(iobuf, IO_BUFFER_SIZE, 1, p, NULL, sink_write, NULL))) {
+    if (!iobuf ||
+        !(p->pb = avio_alloc_context(iobuf, IO_BUFFER_SIZE, 1, p, NULL, sink_write, NULL))) {
         av_free(iobuf);
         return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
     }
@@ -758,7 +839,8 @@ static int run(struct pkg *p, struct hls_result *res)
     int r = avformat_write_header(p->oc, &opts);
     av_dict_free(&opts);
     if (r < 0)
-        return failf(p, HLS_PACKAGING_FAILED, "could not package %s: %s", media_input_name(p->in), av_err2str(r));
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: %s", media_input_name(p->in),
+                     av_err2str(r));
     if (close_out(p) != 0)
         return -1;
 
@@ -768,12 +850,14 @@ static int run(struct pkg *p, struct hls_result *res)
     int rc = 0;
     while (rc == 0 && (r = av_read_frame(p->ic, pkt)) >= 0) {
         if (pkt->stream_index == p->vi) {
-            av_packet_rescale_ts(pkt, p->ic->streams[p->vi]->time_base, p->oc->streams[p->ov]->time_base);
+            av_packet_rescale_ts(pkt, p->ic->streams[p->vi]->time_base,
+                                 p->oc->streams[p->ov]->time_base);
             rc = video_packet(p, pkt);
         } else if (pkt->stream_index == p->ai && p->rc.dec) {
             rc = recode_packet(p, pkt);
         } else if (pkt->stream_index == p->ai) {
-            av_packet_rescale_ts(pkt, p->ic->streams[p->ai]->time_base, p->oc->streams[p->oa]->time_base);
+            av_packet_rescale_ts(pkt, p->ic->streams[p->ai]->time_base,
+                                 p->oc->streams[p->oa]->time_base);
             rc = write_packet(p, pkt, p->oa, true);
         }
         av_packet_unref(pkt);
@@ -798,27 +882,32 @@ static int run(struct pkg *p, struct hls_result *res)
         p->seg[0].start = (double)p->rc.first_pts / sr;
         p->ref_end = (double)p->rc.next_pts / sr;
         if (p->nseg > 1 && p->seg[1].start <= p->seg[0].start)
-            return failf(p, HLS_PACKAGING_FAILED, "could not package %s: absurd timestamps", media_input_name(p->in));
+            return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: absurd timestamps",
+                         media_input_name(p->in));
     }
     r = av_interleaved_write_frame(p->oc, NULL);
     if (r >= 0)
         r = av_write_trailer(p->oc); /* the last fragment */
     if (r < 0)
-        return failf(p, HLS_PACKAGING_FAILED, "could not package %s: %s", media_input_name(p->in), av_err2str(r));
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: %s", media_input_name(p->in),
+                     av_err2str(r));
     int64_t bytes = p->written;
     if (close_out(p) != 0)
         return -1;
     p->seg[p->nseg - 1].bytes = bytes;
     if (bytes == 0)
-        return failf(p, HLS_PACKAGING_FAILED, "could not package %s: its last segment is empty", media_input_name(p->in));
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: its last segment is empty",
+                     media_input_name(p->in));
     return write_playlists(p, res);
 }
 
-static int package(struct media_input *in, int64_t in_size, const char *dir, const struct hls_options *opt,
-                   struct hls_result *res, struct media_error *err)
+static int package(struct media_input *in, int64_t in_size, const char *dir,
+                   const struct media_hls_options *opt, struct media_hls_result *res,
+                   struct media_error *err)
 {
-    struct pkg p = {.dir = dir, .err = err, .in = in, .fd = -1, .last_dts = {AV_NOPTS_VALUE, AV_NOPTS_VALUE}};
-    p.target = opt && opt->target_s > 0 ? opt->target_s : HLS_TARGET_S;
+    struct pkg p = {
+        .dir = dir, .err = err, .in = in, .fd = -1, .last_dts = {AV_NOPTS_VALUE, AV_NOPTS_VALUE}};
+    p.target = opt && opt->target_s > 0 ? opt->target_s : MEDIA_HLS_TARGET_S;
     p.max_output = opt && opt->max_output > 0 ? opt->max_output : 4 * in_size + (64 << 20);
     int rc = run(&p, res);
     if (p.fd >= 0)
@@ -839,15 +928,15 @@ static int package(struct media_input *in, int64_t in_size, const char *dir, con
     return rc;
 }
 
-static struct media_limits limits_of(const struct hls_options *opt)
+static struct media_limits limits_of(const struct media_hls_options *opt)
 {
     struct media_limits lim = {0};
     lim.deadline_s = opt && opt->deadline_s > 0 ? opt->deadline_s : DEFAULT_DEADLINE_S;
     return lim;
 }
 
-int hls_package_file(const char *path, const char *dir, const struct hls_options *opt, struct hls_result *out,
-                     struct media_error *err)
+int media_hls_package(const char *path, const char *dir, const struct media_hls_options *opt,
+                      struct media_hls_result *out, struct media_error *err)
 {
     struct media_error scratch;
     if (!err)
@@ -863,7 +952,8 @@ int hls_package_file(const char *path, const char *dir, const struct hls_options
     struct stat st;
     if (stat(path, &st) != 0) {
         err->code = MEDIA_UNREADABLE;
-        snprintf(err->message, sizeof err->message, "could not open \"%s\": %s", path, strerror(errno));
+        snprintf(err->message, sizeof err->message, "could not open \"%s\": %s", path,
+                 strerror(errno));
         return -1;
     }
     struct media_limits lim = limits_of(opt);
@@ -875,8 +965,9 @@ int hls_package_file(const char *path, const char *dir, const struct hls_options
     return rc;
 }
 
-int hls_package_buffer(const void *data, size_t len, const char *dir, const struct hls_options *opt,
-                       struct hls_result *out, struct media_error *err)
+int media_hls_package_buffer(const void *data, size_t len, const char *dir,
+                             const struct media_hls_options *opt, struct media_hls_result *out,
+                             struct media_error *err)
 {
     struct media_error scratch;
     if (!err)
@@ -893,7 +984,7 @@ int hls_package_buffer(const void *data, size_t len, const char *dir, const stru
     return rc;
 }
 
-bool hls_valid_name(const char *name)
+bool media_hls_valid_name(const char *name)
 {
     if (!name)
         return false;
@@ -907,7 +998,7 @@ bool hls_valid_name(const char *name)
     return n >= 5 && n <= 6 && !strcmp(name + 4 + n, ".m4s");
 }
 
-int hls_remove_dir(const char *dir)
+int media_hls_remove_dir(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d)

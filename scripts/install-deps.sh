@@ -9,7 +9,7 @@ PKGS="build-essential pkg-config git ca-certificates
 libmicrohttpd-dev libpq-dev libsodium-dev libzip-dev libjansson-dev libxml2-dev
 libavformat-dev libavcodec-dev libavutil-dev libswresample-dev
 postgresql-15 postgresql-contrib postgresql-common
-libcmocka-dev libcurl4-openssl-dev curl
+libcmocka-dev libcurl4-openssl-dev libssl-dev curl
 clang libclang-rt-14-dev
 ffmpeg zip unzip
 default-jre-headless epubcheck chromium"

@@ -9,7 +9,16 @@
  * is where a stream starts: its request always checks the loan in the database and
  * records a 'stream_start' usage event. The other requests (media playlist, init and
  * media segments: many per minute of playback) use a 30-second cache of verified tokens
- * whose loans were active, so a returned loan's stream stops within 30 s.
+ * whose loans were active, forgotten when a loan is returned through this server (the
+ * access generation of server/access.c), so a returned loan's stream stops at once here
+ * and within 30 s on other servers.
+ *
+ * A token lives 15 minutes, but a player loads a VOD media playlist once and then asks
+ * for its segments for as long as the film lasts, with that token in every URI. So a
+ * stream, once started, goes on after its token's expiry: past exp, a token whose
+ * signature verifies (at its own exp) still opens the media playlist and the segments,
+ * not the master playlist, for STREAM_GRACE more seconds, while its loan is active. A new
+ * stream always needs a fresh token.
  *
  * Segments are sent from their file by the kernel (MHD_create_response_from_fd), with
  * Range support, and marked public and immutable: their bytes never change, so a CDN may
@@ -34,6 +43,7 @@
 #include "pretnum/paseto.h"
 
 #define CACHE_SLOTS 4096
+#define STREAM_GRACE (6 * 3600) /* longer than a film; the loan still has to be active */
 #define CACHE_SECONDS 30
 #define MAX_PLAYLIST (64u << 20)
 
@@ -42,6 +52,7 @@ struct grant {
     const struct srv *srv; /* tokens are only good on the server that checked them */
     unsigned char key[16]; /* BLAKE2b of the token */
     time_t until;          /* cache deadline, never past the token's expiry */
+    unsigned long long gen; /* srv->access_gen then: a loan returned here forgets it */
     char sha256[65];
     char kind[8];
 };
@@ -54,11 +65,12 @@ static void token_key(const char *token, unsigned char key[16])
     crypto_generichash(key, 16, (const unsigned char *)token, strlen(token), NULL, 0);
 }
 
-static bool cache_get(const struct srv *s, const unsigned char key[16], time_t now, struct grant *out)
+static bool cache_get(const struct srv *s, const unsigned char key[16], time_t now,
+                      unsigned long long gen, struct grant *out)
 {
     struct grant *g = &cache[(key[0] | key[1] << 8) % CACHE_SLOTS];
     pthread_mutex_lock(&cache_mu);
-    bool hit = g->srv == s && g->until > now && !memcmp(g->key, key, 16);
+    bool hit = g->srv == s && g->until > now && g->gen == gen && !memcmp(g->key, key, 16);
     if (hit)
         *out = *g;
     pthread_mutex_unlock(&cache_mu);
@@ -79,8 +91,8 @@ static void put_json(void *p)
 }
 
 /* Like srv_reply_buffer, for a response built here. */
-static void reply_response(struct srv_req *r, unsigned status, struct MHD_Response *resp, const char *ctype,
-                           const char *cache_control)
+static void reply_response(struct srv_req *r, unsigned status, struct MHD_Response *resp,
+                           const char *ctype, const char *cache_control)
 {
     if (r->resp) {
         MHD_destroy_response(resp);
@@ -98,7 +110,8 @@ static void reply_response(struct srv_req *r, unsigned status, struct MHD_Respon
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
 }
 
-/* "bytes=a-b", "bytes=a-", "bytes=-n" of a size-byte file: 1 (from, to set), 0 none, -1 unusable. */
+/* "bytes=a-b", "bytes=a-", "bytes=-n" of a size-byte file: 1 (from, to set), 0 none, -1 unusable.
+ */
 static int parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to)
 {
     if (!h)
@@ -171,7 +184,8 @@ static void serve_playlist(struct srv_req *r, int fd, off_t size)
     reply_response(r, 200, resp, "application/vnd.apple.mpegurl", "private, no-store");
 }
 
-static void serve_segment(struct srv_req *r, int fd, const struct stat *st, const struct grant *g, const char *name)
+static void serve_segment(struct srv_req *r, int fd, const struct stat *st, const struct grant *g,
+                          const char *name)
 {
     uint64_t size = (uint64_t)st->st_size, from = 0, to = size ? size - 1 : 0;
     char etag[64];
@@ -188,12 +202,14 @@ static void serve_segment(struct srv_req *r, int fd, const struct stat *st, cons
         close(fd);
         char cr[64];
         snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)size);
-        srv_reply_error(r, 416, "range_not_satisfiable", "The range asked for is not in this file.");
+        srv_reply_error(r, 416, "range_not_satisfiable",
+                        "The range asked for is not in this file.");
         srv_add_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
         return;
     }
     uint64_t n = range ? to - from + 1 : size;
-    struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(n, fd, from); /* closes fd */
+    struct MHD_Response *resp =
+        MHD_create_response_from_fd_at_offset64(n, fd, from); /* closes fd */
     if (!resp) {
         close(fd);
         srv_reply_error(r, 503, "busy", "Try again shortly.");
@@ -205,27 +221,64 @@ static void serve_segment(struct srv_req *r, int fd, const struct stat *st, cons
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
     if (range) {
         char cr[96];
-        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)from, (unsigned long long)to,
-                 (unsigned long long)size);
+        snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)from,
+                 (unsigned long long)to, (unsigned long long)size);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
     }
+}
+
+/*
+ * The exp claim of a v4.public token, read without verifying it (the caller verifies at
+ * that time): the payload is base64url(message || 64-byte signature). 0 when unreadable.
+ */
+static time_t unverified_exp(const char *token)
+{
+    if (strncmp(token, "v4.public.", 10) != 0)
+        return 0;
+    const char *p = token + 10, *dot = strchr(p, '.');
+    size_t len = dot ? (size_t)(dot - p) : strlen(p);
+    if (len > 8192)
+        return 0;
+    unsigned char bin[6200];
+    size_t n = 0;
+    if (sodium_base642bin(bin, sizeof bin, p, len, NULL, &n, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        n <= 64)
+        return 0;
+    json_t *j = json_loadb((const char *)bin, n - 64, JSON_REJECT_DUPLICATES, NULL);
+    time_t exp = 0;
+    if (!json_is_string(json_object_get(j, "exp")) ||
+        paseto_time_parse(json_string_value(json_object_get(j, "exp")), &exp) != 0)
+        exp = 0;
+    json_decref(j);
+    return exp;
 }
 
 /* Checks the token and its loan; fills g. False when a refusal has been sent. */
 static bool authorise(struct srv_req *r, const char *token, bool start, struct grant *g)
 {
     time_t now = time(NULL);
+    unsigned long long gen = atomic_load(&r->srv->access_gen);
     token_key(token, g->key);
-    if (!start && cache_get(r->srv, g->key, now, g))
+    if (!start && cache_get(r->srv, g->key, now, gen, g))
         return true;
     json_t *claims = NULL;
     const char *code = "invalid_token";
     pthread_rwlock_rdlock(&r->srv->keys_lock);
     int rc = lend_token_verify(r->srv->keys, token, now, &claims, &code);
+    time_t exp = 0;
+    bool grace = false;
+    if (rc != 0 && !start && !strcmp(code, "expired") && (exp = unverified_exp(token)) > 0 &&
+        exp < now && now - exp <= STREAM_GRACE) {
+        /* A stream going on past its token's expiry: the token as it was at its end. */
+        rc = lend_token_verify(r->srv->keys, token, exp - 1, &claims, &code);
+        grace = rc == 0;
+    }
     pthread_rwlock_unlock(&r->srv->keys_lock);
     if (rc != 0) {
-        srv_reply_error(r, 401, !strcmp(code, "expired") ? "token_expired" : "invalid_token",
-                        "This link has expired or is not valid; open the title again from your loans.");
+        srv_reply_error(
+            r, 401, !strcmp(code, "expired") ? "token_expired" : "invalid_token",
+            "This link has expired or is not valid; open the title again from your loans.");
         return false;
     }
     arena_defer(r->arena, put_json, claims);
@@ -235,17 +288,20 @@ static bool authorise(struct srv_req *r, const char *token, bool start, struct g
     const char *loan = json_string_value(json_object_get(claims, "loan"));
     struct lend_content c;
     struct lend_err err = {0};
-    enum lend_status st = lend_content_loan(db, loan, json_string_value(json_object_get(claims, "title")), &c, &err);
+    enum lend_status st =
+        lend_content_loan(db, loan, json_string_value(json_object_get(claims, "title")), &c, &err);
     if (st != LEND_OK) {
         srv_reply_lend(r, st == LEND_NOT_FOUND ? LEND_UNAUTHORIZED : st, &err);
         return false;
     }
     if (!c.active) {
-        srv_reply_error(r, 403, "loan_ended", "This loan has ended; borrow the title again to play it.");
+        srv_reply_error(r, 403, "loan_ended",
+                        "This loan has ended; borrow the title again to play it.");
         return false;
     }
     if (strcmp(c.kind, "audio") != 0 && strcmp(c.kind, "video") != 0) {
-        srv_reply_error(r, 404, "not_found", "This title is not streamed; open it from your loans.");
+        srv_reply_error(r, 404, "not_found",
+                        "This title is not streamed; open it from your loans.");
         return false;
     }
     if (start) {
@@ -258,10 +314,13 @@ static bool authorise(struct srv_req *r, const char *token, bool start, struct g
     snprintf(g->sha256, sizeof g->sha256, "%s", c.sha256);
     snprintf(g->kind, sizeof g->kind, "%s", c.kind);
     g->srv = r->srv;
-    json_t *exp = json_object_get(claims, "exp");
+    g->gen = gen;
+    json_t *jexp = json_object_get(claims, "exp");
     time_t texp = now + CACHE_SECONDS;
-    if (json_is_string(exp) && paseto_time_parse(json_string_value(exp), &texp) != 0)
+    if (json_is_string(jexp) && paseto_time_parse(json_string_value(jexp), &texp) != 0)
         texp = now;
+    if (grace)
+        texp += STREAM_GRACE;
     g->until = texp < now + CACHE_SECONDS ? texp : now + CACHE_SECONDS;
     cache_put(g);
     return true;
@@ -270,7 +329,7 @@ static bool authorise(struct srv_req *r, const char *token, bool start, struct g
 void h_stream(struct srv_req *r)
 {
     const char *token = srv_param(r, "token"), *name = srv_param(r, "path");
-    if (!hls_valid_name(name)) {
+    if (!media_hls_valid_name(name)) {
         srv_reply_error(r, 404, "not_found", "This stream has no such file.");
         return;
     }

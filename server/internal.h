@@ -112,8 +112,9 @@ const char *srv_query(struct srv_req *r, const char *name);
 const char *srv_header(struct srv_req *r, const char *name);
 
 /**
- * A database connection for this request, returned to the pool when it completes.
- * NULL when the database is down: the 503 has then been sent.
+ * A database connection for this request, returned to the pool as soon as its handler
+ * returns (so a response callback must not use it). NULL when the database is down:
+ * the 503 has then been sent.
  */
 struct db *srv_db(struct srv_req *r);
 

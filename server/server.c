@@ -938,11 +938,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, en
         struct tm tm;
         gmtime_r(&now, &tm);
         strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        /* Content URLs carry a patron's token: the log keeps the path, not the token. */
+        /* Content and stream URLs carry a patron's token: the log keeps the path, not the token. */
         const char *shown = r->path;
-        if (!strncmp(r->path, "/content/", 9)) {
-            const char *rest = strchr(r->path + 9, '/');
-            shown = arena_printf(r->arena, "/content/-%s", rest ? rest : "");
+        int pre = !strncmp(r->path, "/content/", 9) ? 9 : !strncmp(r->path, "/stream/", 8) ? 8 : 0;
+        if (pre) {
+            const char *rest = strchr(r->path + pre, '/');
+            shown = arena_printf(r->arena, "%.*s-%s", pre, r->path, rest ? rest : "");
         }
         fprintf(stderr, "ts=%s level=info rid=%s ip=%s method=%s path=\"%s\" route=%s status=%u ms=%.2f%s\n",
                 ts, r->rid, r->client, r->method, shown, r->route >= 0 ? srv_routes[r->route].name : "-",

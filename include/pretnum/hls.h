@@ -26,8 +26,8 @@
  * HEVC without hardware support, and a title that plays in some browsers only would be a
  * broken promise. Audio: AAC (LC, HE, HE v2) is copied; anything else libavcodec decodes
  * (MP3, FLAC, Vorbis, Opus, PCM, ALAC...) is re-encoded to AAC-LC at 44.1 or 48 kHz, mono
- * or stereo (MP3 too: hls.js and Chromium do not play MP3 in fMP4, nor does Apple list it). Only the first video stream (cover pictures excluded) and the first
- * audio stream are kept.
+ * or stereo (MP3 too: hls.js and Chromium do not play MP3 in fMP4, nor does Apple list it). Only
+ * the first video stream (cover pictures excluded) and the first audio stream are kept.
  *
  * Thread-safe after media_init(); each call keeps its state to itself.
  */
@@ -47,53 +47,54 @@
  *   packaging_failed    the media could not be written as fMP4 (broken timestamps, a
  *                       segment or output too large, a write error)
  */
-extern const char HLS_UNSTREAMABLE_VIDEO[];
-extern const char HLS_UNSTREAMABLE_AUDIO[];
-extern const char HLS_PACKAGING_FAILED[];
+extern const char MEDIA_UNSTREAMABLE_VIDEO[];
+extern const char MEDIA_UNSTREAMABLE_AUDIO[];
+extern const char MEDIA_PACKAGING_FAILED[];
 
 /** Wished segment duration in seconds: segments are cut at the first keyframe after it. */
-#define HLS_TARGET_S 6.0
+#define MEDIA_HLS_TARGET_S 6.0
 
 /** Bounds of one packaging; zero fields take the defaults. */
-struct hls_options {
-    double deadline_s;      /* wall-clock bound on the whole pass; default 1800 s */
-    double target_s;        /* segment duration aimed at; default HLS_TARGET_S */
-    int64_t max_output;     /* bytes written at most; default 4 x input + 64 MiB */
+struct media_hls_options {
+    double deadline_s;  /* wall-clock bound on the whole pass; default 1800 s */
+    double target_s;    /* segment duration aimed at; default MEDIA_HLS_TARGET_S */
+    int64_t max_output; /* bytes written at most; default 4 x input + 64 MiB */
 };
 
 /** What was written. */
-struct hls_result {
-    enum media_kind kind;   /* video when a video stream was packaged */
-    double duration_s;      /* sum of the segments' EXTINF */
-    double max_segment_s;   /* the longest EXTINF */
+struct media_hls_result {
+    enum media_kind kind; /* video when a video stream was packaged */
+    double duration_s;    /* sum of the segments' EXTINF */
+    double max_segment_s; /* the longest EXTINF */
     int segments;
-    int target_duration;    /* EXT-X-TARGETDURATION */
-    int64_t bandwidth;      /* peak segment bit rate, bits/s */
+    int target_duration; /* EXT-X-TARGETDURATION */
+    int64_t bandwidth;   /* peak segment bit rate, bits/s */
     int64_t average_bandwidth;
-    int64_t bytes;          /* init + segments */
-    char codecs[64];        /* the CODECS attribute, e.g. "avc1.64001f,mp4a.40.2" */
+    int64_t bytes;   /* init + segments */
+    char codecs[64]; /* the CODECS attribute, e.g. "avc1.64001f,mp4a.40.2" */
     bool audio_reencoded;
 };
 
 /**
  * Packages the regular file at path into the existing, empty directory dir. On success
  * returns 0 and fills *out (when not NULL). On failure returns -1 and fills *err; files
- * already written in dir stay there: the caller removes the directory (hls_remove_dir).
+ * already written in dir stay there: the caller removes the directory (media_hls_remove_dir).
  */
-int hls_package_file(const char *path, const char *dir, const struct hls_options *opt,
-                     struct hls_result *out, struct media_error *err);
+int media_hls_package(const char *path, const char *dir, const struct media_hls_options *opt,
+                      struct media_hls_result *out, struct media_error *err);
 
 /**
  * The same on len bytes in memory, with dir NULL to write nothing (the fuzz target):
  * every byte is produced and counted, none kept.
  */
-int hls_package_buffer(const void *data, size_t len, const char *dir, const struct hls_options *opt,
-                       struct hls_result *out, struct media_error *err);
+int media_hls_package_buffer(const void *data, size_t len, const char *dir,
+                             const struct media_hls_options *opt, struct media_hls_result *out,
+                             struct media_error *err);
 
 /** Removes dir and the files of one level in it (a presentation). 0, or -1 with errno. */
-int hls_remove_dir(const char *dir);
+int media_hls_remove_dir(const char *dir);
 
 /** True when name is a file a presentation holds (as listed above; no path separator). */
-bool hls_valid_name(const char *name);
+bool media_hls_valid_name(const char *name);
 
 #endif

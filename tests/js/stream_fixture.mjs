@@ -69,7 +69,8 @@ export async function startFixture(media) {
       });
       server.once('exit', (c) => reject(new Error(`serve exited with ${c}: ${buf}`)));
     });
-    server.stderr.resume();
+    let log = '';
+    server.stderr.on('data', (d) => { log += d; });
     const base = `http://127.0.0.1:${port}`;
     const signin = await fetch(`${base}/api/v1/session`, {
       method: 'POST', headers: { 'Content-Type': 'application/json' },
@@ -88,7 +89,7 @@ export async function startFixture(media) {
       if (r.status !== 201) throw new Error(`borrowing ${name}: ${r.status} ${JSON.stringify(body)}`);
       loans[name] = body.loan;
     }
-    return { base, port, bearer, titles, loans, stop, db, dir, psql: (sql) => psql(db, sql) };
+    return { base, port, bearer, titles, loans, stop, db, dir, log: () => log, psql: (sql) => psql(db, sql) };
   } catch (e) {
     await stop();
     throw e;

@@ -92,6 +92,9 @@ try {
     }
     ok(all, `${m.name}: the init segment and ${uris.length - 1} media segments are served`, why);
   }
+  const log = fx.log();
+  const leaked = Object.values(fx.loans).filter((l) => log.includes(l.token));
+  ok(/path="\/stream\/-\/master\.m3u8"/.test(log) && leaked.length === 0, 'the access log shows /stream/-/..., never a token');
   const starts = fx.psql("SELECT count(*) FROM usage_event WHERE type = 'stream_start'");
   ok(starts === String(media.length), `each master playlist fetch is one stream start (${starts})`);
 } catch (e) {

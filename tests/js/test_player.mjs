@@ -86,7 +86,11 @@ try {
       s = await state();
       ok(false, `${m.name}: seeking to ${target} s plays on from there`, JSON.stringify(s));
     }
-    ok(s.errors.length === 0, `${m.name}: hls.js reported no error`, JSON.stringify(s.errors));
+    // A stall is the machine being slower than playback (make check shares its cores), not
+    // the stream: hls.js reports it as a non-fatal buffer error and plays on.
+    const stalls = /^mediaError:(bufferStalledError|bufferNudgeOnStall)$/;
+    const errors = s.errors.filter((e) => !stalls.test(e));
+    ok(errors.length === 0, `${m.name}: hls.js reported no error (${s.errors.length - errors.length} stalls)`, JSON.stringify(s.errors));
     await page.close();
   }
 } catch (e) {

@@ -205,6 +205,24 @@ static void test_duplicate_recognised(void **state)
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/tmp", fx.data);
     assert_int_equal(t_count_files(dir), 0);
+    /* Its stream was packaged at the first import; lost, the same bytes package it again. */
+    v = t_sql_value(fx.ci, "SELECT file_sha256 FROM title WHERE media_type = 'audio/ogg'");
+    char master[4200], hls[4096];
+    snprintf(hls, sizeof hls, "%s/hls/%s", fx.data, v);
+    snprintf(master, sizeof master, "%s/master.m3u8", hls);
+    free(v);
+    assert_int_equal(access(master, F_OK), 0);
+    int files = t_count_files(hls);
+    assert_true(files >= 5); /* master, index, init and two segments */
+    t_rmtree(hls);
+    assert_int_not_equal(access(master, F_OK), 0);
+    assert_int_equal(lend_import(fx.db, fx.data, t_corpus("media/valid/mozilla-48k-mono-vorbis.ogg"), NULL, again,
+                                 &existed, &err), LEND_OK);
+    assert_true(existed);
+    assert_string_equal(first, again);
+    assert_int_equal(access(master, F_OK), 0);
+    assert_int_equal(t_count_files(hls), files);
+    assert_int_equal(t_count_files(dir), 0);
 }
 
 static void test_invalid_files_leave_nothing(void **state)

@@ -25,18 +25,26 @@ static int setup(void **state)
      * every 48 frames (1.92 s), AAC; and the same with a scene cut forcing keyframes at
      * odd times; music as MP3 and as PCM WAV; and a VP8 film. */
     static const char *const cmds[] = {
-        "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=duration=20:size=640x360:rate=25 -f lavfi -i "
-        "sine=duration=20 -c:v libx264 -preset veryfast -profile:v high -g 48 -bf 2 -c:a aac -shortest film.mp4",
-        "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=duration=13:size=320x240:rate=30 -f lavfi -i "
+        "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=duration=20:size=640x360:rate=25 -f "
+        "lavfi -i "
+        "sine=duration=20 -c:v libx264 -preset veryfast -profile:v high -g 48 -bf 2 -c:a aac "
+        "-shortest film.mp4",
+        "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=duration=13:size=320x240:rate=30 -f "
+        "lavfi -i "
         "sine=duration=13:frequency=300 -c:v libx264 -preset veryfast -profile:v main -g 250 "
         "-force_key_frames 0,2.5,4,9.1,11 -c:a libmp3lame -shortest film.mkv",
-        "ffmpeg -nostdin -v error -y -f lavfi -i sine=duration=17:sample_rate=44100 -c:a libmp3lame -b:a 128k "
+        "ffmpeg -nostdin -v error -y -f lavfi -i sine=duration=17:sample_rate=44100 -c:a "
+        "libmp3lame -b:a 128k "
         "music.mp3",
-        "ffmpeg -nostdin -v error -y -f lavfi -i sine=duration=9:sample_rate=32000 -ac 2 -c:a pcm_s16le "
+        "ffmpeg -nostdin -v error -y -f lavfi -i sine=duration=9:sample_rate=32000 -ac 2 -c:a "
+        "pcm_s16le "
         "music.wav",
-        "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=duration=2:size=160x120:rate=10 -c:v libvpx "
+        "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=duration=2:size=160x120:rate=10 -c:v "
+        "libvpx "
         "film.webm",
-        "printf '#EXTM3U\\n#EXT-X-TARGETDURATION:1\\n#EXTINF:1,\\nfile:///etc/passwd\\n#EXT-X-ENDLIST\\n' > list.m3u8",
+        "printf "
+        "'#EXTM3U\\n#EXT-X-TARGETDURATION:1\\n#EXTINF:1,\\nfile:///etc/passwd\\n#EXT-X-ENDLIST\\n' "
+        "> list.m3u8",
     };
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         char cmd[2048];
@@ -84,16 +92,17 @@ static const char *tag(const char *pl, const char *name)
  * Packages file, then checks the presentation. duration_ref: the duration it must sum to;
  * frame: one frame of the reference stream, in seconds.
  */
-static void check_presentation(const char *file, const char *dir, bool video, double duration_ref, double frame,
-                               const char *codecs_prefix)
+static void check_presentation(const char *file, const char *dir, bool video, double duration_ref,
+                               double frame, const char *codecs_prefix)
 {
-    struct hls_result res;
+    struct media_hls_result res;
     struct media_error err;
-    if (hls_package_file(file, dir, NULL, &res, &err) != 0)
+    if (media_hls_package(file, dir, NULL, &res, &err) != 0)
         fail_msg("%s: %s %s", file, err.code, err.message);
     assert_int_equal(res.kind, video ? MEDIA_KIND_VIDEO : MEDIA_KIND_AUDIO);
     assert_true(res.segments >= 1);
-    assert_true(res.bandwidth > 0 && res.average_bandwidth > 0 && res.average_bandwidth <= res.bandwidth);
+    assert_true(res.bandwidth > 0 && res.average_bandwidth > 0 &&
+                res.average_bandwidth <= res.bandwidth);
     if (strncmp(res.codecs, codecs_prefix, strlen(codecs_prefix)) != 0)
         fail_msg("%s: codecs %s, want %s...", file, res.codecs, codecs_prefix);
 
@@ -120,9 +129,9 @@ static void check_presentation(const char *file, const char *dir, bool video, do
     char *pl = t_slurp(path, &len);
     assert_non_null(pl);
     assert_int_equal(strncmp(pl, "#EXTM3U\n", 8), 0);
-    static const char *const lines[] = {"\n#EXT-X-VERSION:7\n", "\n#EXT-X-PLAYLIST-TYPE:VOD\n",
-                                        "\n#EXT-X-INDEPENDENT-SEGMENTS\n", "\n#EXT-X-MAP:URI=\"init.mp4\"\n",
-                                        "\n#EXT-X-MEDIA-SEQUENCE:0\n"};
+    static const char *const lines[] = {
+        "\n#EXT-X-VERSION:7\n", "\n#EXT-X-PLAYLIST-TYPE:VOD\n", "\n#EXT-X-INDEPENDENT-SEGMENTS\n",
+        "\n#EXT-X-MAP:URI=\"init.mp4\"\n", "\n#EXT-X-MEDIA-SEQUENCE:0\n"};
     for (size_t i = 0; i < sizeof lines / sizeof *lines; i++)
         if (!strstr(pl, lines[i]))
             fail_msg("%s: no %s", file, lines[i]);
@@ -148,7 +157,7 @@ static void check_presentation(const char *file, const char *dir, bool video, do
         char want_name[32];
         snprintf(want_name, sizeof want_name, "seg-%05d.m4s", n);
         assert_string_equal(name, want_name);
-        assert_true(hls_valid_name(name));
+        assert_true(media_hls_valid_name(name));
         snprintf(path, sizeof path, "%s/%s", dir, name);
         assert_int_equal(stat(path, &st), 0);
         assert_true(st.st_size > 0); /* no empty segment */
@@ -160,15 +169,16 @@ static void check_presentation(const char *file, const char *dir, bool video, do
         if (video) {
             char *out = NULL;
             snprintf(cmd, sizeof cmd,
-                     "ffprobe -v error -select_streams v:0 -show_entries packet=flags -of csv=p=0 '%s' | head -1",
+                     "ffprobe -v error -select_streams v:0 -show_entries packet=flags -of csv=p=0 "
+                     "'%s' | head -1",
                      joined);
             assert_int_equal(t_cmd(cmd, &out), 0);
             if (!out || out[0] != 'K')
                 fail_msg("%s: segment %d starts with flags %s", file, n, out ? out : "(none)");
             free(out);
             /* Its media lasts what the playlist says, to the frame. */
-            double frames = probe_number("-select_streams v:0 -count_packets -show_entries stream=nb_read_packets",
-                                         joined);
+            double frames = probe_number(
+                "-select_streams v:0 -count_packets -show_entries stream=nb_read_packets", joined);
             if (fabs(frames * frame - d) > frame / 2)
                 fail_msg("%s: segment %d holds %g frames for EXTINF %f", file, n, frames, d);
         }
@@ -190,14 +200,15 @@ static void check_presentation(const char *file, const char *dir, bool video, do
     int i = 0;
     for (const char *p = strstr(pl, "#EXTINF:"); p; p = strstr(p + 1, "#EXTINF:"), i++) {
         double d = strtod(p + 8, NULL);
-        if (i + 1 < n && d < HLS_TARGET_S - 0.001)
+        if (i + 1 < n && d < MEDIA_HLS_TARGET_S - 0.001)
             fail_msg("%s: segment %d lasts %f", file, i, d);
         prev = d;
     }
     (void)prev;
     /* The whole presentation reads as HLS with the ffmpeg command line. */
     char cmd[8192], *out = NULL;
-    snprintf(cmd, sizeof cmd, "ffmpeg -nostdin -v error -i '%s/master.m3u8' -c copy -f null - 2>&1", dir);
+    snprintf(cmd, sizeof cmd, "ffmpeg -nostdin -v error -i '%s/master.m3u8' -c copy -f null - 2>&1",
+             dir);
     assert_int_equal(t_cmd(cmd, &out), 0);
     free(out);
     free(pl);
@@ -234,7 +245,8 @@ static void test_film_odd_keyframes_mp3(void **state)
     snprintf(path, sizeof path, "%s/index.m3u8", dir);
     size_t len;
     char *pl = t_slurp(path, &len);
-    assert_non_null(strstr(pl, "#EXTINF:9.100000,\nseg-00000.m4s\n#EXTINF:3.900000,\nseg-00001.m4s\n"));
+    assert_non_null(
+        strstr(pl, "#EXTINF:9.100000,\nseg-00000.m4s\n#EXTINF:3.900000,\nseg-00001.m4s\n"));
     assert_non_null(strstr(pl, "#EXT-X-TARGETDURATION:10\n"));
     free(pl);
     snprintf(path, sizeof path, "%s/master.m3u8", dir);
@@ -279,7 +291,8 @@ static void test_music(void **state)
          * MP3's header counts the encoder's delay and padding as well). */
         double sr = probe_number("-select_streams a:0 -show_entries stream=sample_rate", file);
         char cmd[8192], *out = NULL;
-        snprintf(cmd, sizeof cmd, "ffmpeg -nostdin -v error -i '%s' -map 0:a:0 -ac 1 -f s16le - | wc -c", file);
+        snprintf(cmd, sizeof cmd,
+                 "ffmpeg -nostdin -v error -i '%s' -map 0:a:0 -ac 1 -f s16le - | wc -c", file);
         assert_int_equal(t_cmd(cmd, &out), 0);
         double dur = strtod(out, NULL) / 2 / sr;
         free(out);
@@ -287,12 +300,12 @@ static void test_music(void **state)
         /* One frame: an AAC frame at the output rate (44.1 or 48 kHz). */
         double frame = 1024.0 / (sr == 48000 ? 48000 : 44100);
         check_presentation(file, dir, false, dur, frame, cases[i].codecs);
-        struct hls_result res;
+        struct media_hls_result res;
         struct media_error err;
         char again[4096];
         snprintf(again, sizeof again, "%s-again", dir);
         assert_int_equal(mkdir(again, 0700), 0);
-        assert_int_equal(hls_package_file(file, again, NULL, &res, &err), 0);
+        assert_int_equal(media_hls_package(file, again, NULL, &res, &err), 0);
         assert_int_equal(res.audio_reencoded, cases[i].reencoded);
         free(dir);
     }
@@ -324,12 +337,12 @@ static void test_refusals(void **state)
             snprintf(file, sizeof file, "%s/%s", work, cases[i].file);
         snprintf(name, sizeof name, "refused-%zu", i);
         char *dir = fresh_dir(name);
-        struct hls_result res;
+        struct media_hls_result res;
         struct media_error err;
-        assert_int_equal(hls_package_file(file, dir, NULL, &res, &err), -1);
+        assert_int_equal(media_hls_package(file, dir, NULL, &res, &err), -1);
         if (!err.code || strcmp(err.code, cases[i].code) != 0)
             fail_msg("%s: %s (%s), want %s", cases[i].file, err.code, err.message, cases[i].code);
-        assert_int_equal(hls_remove_dir(dir), 0);
+        assert_int_equal(media_hls_remove_dir(dir), 0);
         struct stat st;
         assert_int_equal(stat(dir, &st), -1);
         free(dir);
@@ -337,18 +350,18 @@ static void test_refusals(void **state)
     /* A deadline that has passed stops the work. */
     char file[4096];
     snprintf(file, sizeof file, "%s/film.mp4", work);
-    struct hls_result res;
+    struct media_hls_result res;
     struct media_error err;
-    struct hls_options o = {.deadline_s = 1e-9};
-    assert_int_equal(hls_package_buffer("", 0, NULL, NULL, &res, &err), -1);
-    assert_int_equal(hls_package_file(file, work, &o, &res, &err), -1);
+    struct media_hls_options o = {.deadline_s = 1e-9};
+    assert_int_equal(media_hls_package_buffer("", 0, NULL, NULL, &res, &err), -1);
+    assert_int_equal(media_hls_package(file, work, &o, &res, &err), -1);
     assert_string_equal(err.code, "probe_timeout");
     /* A cap on the output stops a file that would write too much. */
     char *dir = fresh_dir("capped");
-    o = (struct hls_options){.max_output = 20000};
-    assert_int_equal(hls_package_file(file, dir, &o, &res, &err), -1);
+    o = (struct media_hls_options){.max_output = 20000};
+    assert_int_equal(media_hls_package(file, dir, &o, &res, &err), -1);
     assert_string_equal(err.code, "packaging_failed");
-    hls_remove_dir(dir);
+    media_hls_remove_dir(dir);
     free(dir);
 }
 
@@ -361,9 +374,9 @@ static void test_buffer_writes_nothing(void **state)
     char *data = t_slurp(file, &len);
     assert_non_null(data);
     int before = t_count_files(work);
-    struct hls_result res;
+    struct media_hls_result res;
     struct media_error err;
-    assert_int_equal(hls_package_buffer(data, len, NULL, NULL, &res, &err), 0);
+    assert_int_equal(media_hls_package_buffer(data, len, NULL, NULL, &res, &err), 0);
     assert_true(res.segments == 3 && res.bytes > 0);
     assert_int_equal(t_count_files(work), before);
     free(data);
@@ -372,24 +385,33 @@ static void test_buffer_writes_nothing(void **state)
 static void test_names(void **state)
 {
     (void)state;
-    static const char *const good[] = {"master.m3u8", "index.m3u8", "init.mp4", "seg-00000.m4s", "seg-123456.m4s"};
-    static const char *const bad[] = {"",           "../master.m3u8", "seg-1.m4s",  "seg-00000.m4s/x", "seg-00000.mp4",
-                                      "seg-0000000.m4s", "Master.m3u8", "seg--0001.m4s", "init.mp4.tmp", "a/init.mp4"};
+    static const char *const good[] = {"master.m3u8", "index.m3u8", "init.mp4", "seg-00000.m4s",
+                                       "seg-123456.m4s"};
+    static const char *const bad[] = {"",
+                                      "../master.m3u8",
+                                      "seg-1.m4s",
+                                      "seg-00000.m4s/x",
+                                      "seg-00000.mp4",
+                                      "seg-0000000.m4s",
+                                      "Master.m3u8",
+                                      "seg--0001.m4s",
+                                      "init.mp4.tmp",
+                                      "a/init.mp4"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++)
-        assert_true(hls_valid_name(good[i]));
+        assert_true(media_hls_valid_name(good[i]));
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        if (hls_valid_name(bad[i]))
+        if (media_hls_valid_name(bad[i]))
             fail_msg("%s accepted", bad[i]);
-    assert_false(hls_valid_name(NULL));
+    assert_false(media_hls_valid_name(NULL));
 }
 
 int main(void)
 {
     t_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_film_remuxed),        cmocka_unit_test(test_film_odd_keyframes_mp3),
-        cmocka_unit_test(test_corpus_film),         cmocka_unit_test(test_music),
-        cmocka_unit_test(test_refusals),            cmocka_unit_test(test_buffer_writes_nothing),
+        cmocka_unit_test(test_film_remuxed), cmocka_unit_test(test_film_odd_keyframes_mp3),
+        cmocka_unit_test(test_corpus_film),  cmocka_unit_test(test_music),
+        cmocka_unit_test(test_refusals),     cmocka_unit_test(test_buffer_writes_nothing),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -50,32 +50,40 @@ static int setup(void **state)
     fx.db = db_open(fx.ci, err, sizeof err);
     if (!fx.db)
         return -1;
-    snprintf(cmd, sizeof cmd,
-             "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=duration=20:size=640x360:rate=25 -f lavfi -i "
-             "sine=duration=20 -c:v libx264 -preset veryfast -g 48 -c:a aac -shortest '%s/film.mp4'",
-             fx.work);
+    snprintf(
+        cmd, sizeof cmd,
+        "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=duration=20:size=640x360:rate=25 -f "
+        "lavfi -i "
+        "sine=duration=20 -c:v libx264 -preset veryfast -g 48 -c:a aac -shortest '%s/film.mp4'",
+        fx.work);
     if (t_cmd(cmd, NULL) != 0)
         return -1;
     char film[4096];
     snprintf(film, sizeof film, "%s/film.mp4", fx.work);
-    if (import(film, fx.film) != 0 || import(t_corpus("media/valid/mozilla-48k-mono-vorbis.ogg"), fx.music) != 0 ||
+    if (import(film, fx.film) != 0 ||
+        import(t_corpus("media/valid/mozilla-48k-mono-vorbis.ogg"), fx.music) != 0 ||
         import(t_corpus("epub/valid/idpf-page-blanche.epub"), fx.book) != 0)
         return -1;
-    t_sql(fx.ci, "INSERT INTO consortium (id, name) VALUES ('aaaaaaaa-0000-0000-0000-000000000000', 'A');"
-                 "INSERT INTO library (id, consortium_id, code, name, max_loans) VALUES"
-                 " ('11111111-0000-0000-0000-000000000000', 'aaaaaaaa-0000-0000-0000-000000000000', 'L1', 'One', 20);"
-                 "INSERT INTO patron (library_id, card, password_hash) VALUES"
-                 " ('11111111-0000-0000-0000-000000000000', 'c', 'x'),"
-                 " ('11111111-0000-0000-0000-000000000000', 'd', 'x');"
-                 "INSERT INTO licence (title_id, consortium_id, concurrency)"
-                 " SELECT id, 'aaaaaaaa-0000-0000-0000-000000000000', 5 FROM title");
+    t_sql(fx.ci,
+          "INSERT INTO consortium (id, name) VALUES ('aaaaaaaa-0000-0000-0000-000000000000', 'A');"
+          "INSERT INTO library (id, consortium_id, code, name, max_loans) VALUES"
+          " ('11111111-0000-0000-0000-000000000000', 'aaaaaaaa-0000-0000-0000-000000000000', 'L1', "
+          "'One', 20);"
+          "INSERT INTO patron (library_id, card, password_hash) VALUES"
+          " ('11111111-0000-0000-0000-000000000000', 'c', 'x'),"
+          " ('11111111-0000-0000-0000-000000000000', 'd', 'x');"
+          "INSERT INTO licence (title_id, consortium_id, concurrency)"
+          " SELECT id, 'aaaaaaaa-0000-0000-0000-000000000000', 5 FROM title");
     char *id = t_sql_value(fx.ci, "SELECT id FROM patron WHERE card = 'c'");
     t_session(fx.ci, id, NULL, fx.tok);
     free(id);
     id = t_sql_value(fx.ci, "SELECT id FROM patron WHERE card = 'd'");
     t_session(fx.ci, id, NULL, fx.tok2);
     free(id);
-    struct srv_config cfg = {.conninfo = fx.ci, .data_dir = fx.data, .threads = 2, .quiet = true,
+    struct srv_config cfg = {.conninfo = fx.ci,
+                             .data_dir = fx.data,
+                             .threads = 2,
+                             .quiet = true,
                              .sweep_interval_s = -1};
     if (srv_start(&cfg, &fx.srv, err, sizeof err) != 0)
         return -1;
@@ -96,7 +104,8 @@ static int teardown(void **state)
     return 0;
 }
 
-static long call(struct t_resp *r, const char *tok, const char *method, const char *path, const char *body)
+static long call(struct t_resp *r, const char *tok, const char *method, const char *path,
+                 const char *body)
 {
     char auth[100];
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
@@ -135,7 +144,9 @@ static char *resolve(const char *base, const char *uri)
 static long stream_starts(const char *loan)
 {
     char q[256];
-    snprintf(q, sizeof q, "SELECT count(*) FROM usage_event WHERE type = 'stream_start' AND loan_id = '%s'", loan);
+    snprintf(q, sizeof q,
+             "SELECT count(*) FROM usage_event WHERE type = 'stream_start' AND loan_id = '%s'",
+             loan);
     char *v = t_sql_value(fx.ci, q);
     long n = strtol(v, NULL, 10);
     free(v);
@@ -146,7 +157,8 @@ static long stream_starts(const char *loan)
 static int walk(const char *master_url, const char *seg_type)
 {
     struct t_resp r;
-    assert_int_equal(t_http(&r, fx.port, "GET", master_url, NULL, NULL), 200); /* no header, no cookie */
+    assert_int_equal(t_http(&r, fx.port, "GET", master_url, NULL, NULL),
+                     200); /* no header, no cookie */
     assert_string_equal(t_resp_header(&r, "Content-Type"), "application/vnd.apple.mpegurl");
     assert_non_null(strstr(t_resp_header(&r, "Cache-Control"), "no-store"));
     assert_non_null(strstr(t_resp_header(&r, "Cache-Control"), "private"));
@@ -175,7 +187,8 @@ static int walk(const char *master_url, const char *seg_type)
         char *url = resolve(index, uri);
         assert_int_equal(t_http(&r, fx.port, "GET", url, NULL, NULL), 200);
         assert_string_equal(t_resp_header(&r, "Content-Type"), seg_type);
-        assert_string_equal(t_resp_header(&r, "Cache-Control"), "public, max-age=31536000, immutable");
+        assert_string_equal(t_resp_header(&r, "Cache-Control"),
+                            "public, max-age=31536000, immutable");
         assert_string_equal(t_resp_header(&r, "Accept-Ranges"), "bytes");
         assert_true(r.len > 0);
         t_resp_free(&r);
@@ -210,7 +223,9 @@ static void test_borrow_and_play(void **state)
     t_session(fx.ci, NULL, sid, stok);
     free(sid);
     struct t_resp r;
-    assert_int_equal(call(&r, stok, "GET", "/api/v1/admin/reports/usage?from=2000-01-01&to=2100-01-01", NULL), 200);
+    assert_int_equal(
+        call(&r, stok, "GET", "/api/v1/admin/reports/usage?from=2000-01-01&to=2100-01-01", NULL),
+        200);
     size_t i;
     json_t *row;
     long streams = 0;
@@ -227,7 +242,8 @@ static void test_borrow_and_play(void **state)
     const char *read = json_string_value(json_object_get(links, "read"));
     char path[2048];
     snprintf(path, sizeof path, "/stream/%.*s/master.m3u8", (int)(strlen(read) - 23), read + 9);
-    snprintf(bloan, sizeof bloan, "%s", json_string_value(json_object_get(json_object_get(r.json, "loan"), "id")));
+    snprintf(bloan, sizeof bloan, "%s",
+             json_string_value(json_object_get(json_object_get(r.json, "loan"), "id")));
     t_resp_free(&r);
     assert_int_equal(t_http(&r, fx.port, "GET", path, NULL, NULL), 404);
     t_resp_free(&r);
@@ -243,9 +259,9 @@ static void test_ranges_and_validators(void **state)
     char *link = NULL;
     size_t i;
     json_t *l;
-    json_array_foreach(json_object_get(r.json, "items"), i, l) if (!strcmp(json_string_value(json_object_get(l, "title_id")),
-                                                                          fx.film)) link =
-        strdup(json_string_value(json_object_get(json_object_get(l, "links"), "stream")));
+    json_array_foreach(json_object_get(r.json, "items"), i,
+                       l) if (!strcmp(json_string_value(json_object_get(l, "title_id")), fx.film))
+        link = strdup(json_string_value(json_object_get(json_object_get(l, "links"), "stream")));
     t_resp_free(&r);
     assert_non_null(link);
     char *seg = resolve(link, "seg-00001.m4s");
@@ -278,7 +294,8 @@ static void test_ranges_and_validators(void **state)
     t_resp_free(&part);
     t_resp_free(&whole);
     /* Only the presentation's own names. */
-    static const char *const names[] = {"seg-99999.m4s", "../../files", "index.m3u8/x", "seg-1.m4s", "a.mp4"};
+    static const char *const names[] = {"seg-99999.m4s", "../../files", "index.m3u8/x", "seg-1.m4s",
+                                        "a.mp4"};
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
         char *u = resolve(link, names[k]);
         long st = t_http(&part, fx.port, "GET", u, NULL, NULL);
@@ -301,20 +318,24 @@ static void test_ffmpeg_plays_over_http(void **state)
     int played = 0;
     json_array_foreach(json_object_get(r.json, "items"), i, l)
     {
-        const char *link = json_string_value(json_object_get(json_object_get(l, "links"), "stream"));
+        const char *link =
+            json_string_value(json_object_get(json_object_get(l, "links"), "stream"));
         if (!link)
             continue;
         char cmd[4096], *out = NULL;
         snprintf(cmd, sizeof cmd,
-                 "ffmpeg -nostdin -v error -i 'http://127.0.0.1:%d%s' -map 0 -c copy -f null - 2>&1; echo \"rc=$?\"",
+                 "ffmpeg -nostdin -v error -i 'http://127.0.0.1:%d%s' -map 0 -c copy -f null - "
+                 "2>&1; echo \"rc=$?\"",
                  fx.port, link);
         assert_int_equal(t_cmd(cmd, &out), 0);
         if (strcmp(out, "rc=0\n") != 0)
             fail_msg("ffmpeg on %s: %s", link, out);
         free(out);
         /* And it decodes: every frame, start to end, with its duration. */
-        snprintf(cmd, sizeof cmd,
-                 "ffprobe -v error -show_entries format=duration -of csv=p=0 'http://127.0.0.1:%d%s'", fx.port, link);
+        snprintf(
+            cmd, sizeof cmd,
+            "ffprobe -v error -show_entries format=duration -of csv=p=0 'http://127.0.0.1:%d%s'",
+            fx.port, link);
         assert_int_equal(t_cmd(cmd, &out), 0);
         double d = strtod(out, NULL);
         free(out);
@@ -340,7 +361,8 @@ static void test_tokens_refused(void **state)
     assert_int_equal(call(&r, fx.tok2, "POST", "/api/v1/loans", body), 201);
     json_t *loan_json = json_object_get(r.json, "loan");
     snprintf(loan, sizeof loan, "%s", json_string_value(json_object_get(loan_json, "id")));
-    char *link = strdup(json_string_value(json_object_get(json_object_get(loan_json, "links"), "stream")));
+    char *link =
+        strdup(json_string_value(json_object_get(json_object_get(loan_json, "links"), "stream")));
     t_resp_free(&r);
     char path[256];
     snprintf(path, sizeof path, "/api/v1/loans/%s/token", loan);
@@ -374,14 +396,19 @@ static void test_tokens_refused(void **state)
     assert_int_equal(t_http(&r, fx.port, "GET", "/stream/nonsense/master.m3u8", NULL, NULL), 401);
     t_resp_free(&r);
     assert_int_equal(t_http(&r, fx.port, "GET",
-                            "/stream/v4.public.eyJsb2FuIjoiMSJ9AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/index.m3u8",
+                            "/stream/"
+                            "v4.public."
+                            "eyJsb2FuIjoiMSJ9AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/index.m3u8",
                             NULL, NULL),
                      401);
     t_resp_free(&r);
     /* The loan's due date passes. */
     char sql[512];
-    snprintf(sql, sizeof sql, "UPDATE loan SET due = now() - interval '1 second', started = now() - interval '1 day'"
-                                " WHERE id = '%s'", loan);
+    snprintf(sql, sizeof sql,
+             "UPDATE loan SET due = now() - interval '1 second', started = now() - interval '1 day'"
+             " WHERE id = '%s'",
+             loan);
     char *m = resolve(link, "master.m3u8");
     /* Returned (here: ended by the database) loans stop: the start is checked at once... */
     t_sql(fx.ci, sql);
@@ -407,18 +434,25 @@ static void test_returned_loan_stops(void **state)
     size_t i;
     json_t *l;
     char *link = NULL;
-    json_array_foreach(json_object_get(r.json, "items"), i, l) if (!strcmp(json_string_value(json_object_get(l, "title_id")),
-                                                                          fx.film))
+    json_array_foreach(json_object_get(r.json, "items"), i,
+                       l) if (!strcmp(json_string_value(json_object_get(l, "title_id")), fx.film))
     {
         link = strdup(json_string_value(json_object_get(json_object_get(l, "links"), "stream")));
         snprintf(loan, sizeof loan, "%s", json_string_value(json_object_get(l, "id")));
     }
     t_resp_free(&r);
     assert_non_null(link);
+    char *seg = resolve(link, "seg-00001.m4s");
+    assert_int_equal(t_http(&r, fx.port, "GET", seg, NULL, NULL), 200); /* now remembered */
+    t_resp_free(&r);
     char path[256];
     snprintf(path, sizeof path, "/api/v1/loans/%s/return", loan);
     assert_int_equal(call(&r, fx.tok, "POST", path, NULL), 200);
     t_resp_free(&r);
+    /* Returned through this server: forgotten at once, even the token seen just now. */
+    assert_int_equal(t_http(&r, fx.port, "GET", seg, NULL, NULL), 403);
+    t_resp_free(&r);
+    free(seg);
     assert_int_equal(t_http(&r, fx.port, "GET", link, NULL, NULL), 403);
     assert_string_equal(t_err_code(&r), "loan_ended");
     t_resp_free(&r);
@@ -429,13 +463,61 @@ static void test_returned_loan_stops(void **state)
     free(link);
 }
 
+static void test_stream_outlives_its_token(void **state)
+{
+    (void)state;
+    /* A film longer than a token's 15 minutes: the player keeps the URIs it was given. */
+    char loan[64], path[256], sql[512];
+    struct t_resp r;
+    char *film = borrow(fx.film, loan);
+    free(film);
+    /* A token that ends in 2 s: the loan's due date is moved close for the issue... */
+    snprintf(sql, sizeof sql, "UPDATE loan SET due = now() + interval '2 seconds' WHERE id = '%s'",
+             loan);
+    t_sql(fx.ci, sql);
+    snprintf(path, sizeof path, "/api/v1/loans/%s/token", loan);
+    sleep(1); /* another second than the borrow's token, so another token */
+    assert_int_equal(call(&r, fx.tok, "POST", path, NULL), 200);
+    char *tok = strdup(json_string_value(json_object_get(r.json, "token")));
+    t_resp_free(&r);
+    char master[2048], index[2048], seg[2048];
+    snprintf(master, sizeof master, "/stream/%s/master.m3u8", tok);
+    snprintf(index, sizeof index, "/stream/%s/index.m3u8", tok);
+    snprintf(seg, sizeof seg, "/stream/%s/seg-00002.m4s", tok);
+    assert_int_equal(t_http(&r, fx.port, "GET", master, NULL, NULL), 200);
+    t_resp_free(&r);
+    sleep(3);
+    /* ...and back: the loan goes on, the token has expired. */
+    snprintf(sql, sizeof sql, "UPDATE loan SET due = now() + interval '1 day' WHERE id = '%s'",
+             loan);
+    t_sql(fx.ci, sql);
+    assert_int_equal(t_http(&r, fx.port, "GET", master, NULL, NULL), 401); /* no new stream */
+    assert_string_equal(t_err_code(&r), "token_expired");
+    t_resp_free(&r);
+    assert_int_equal(t_http(&r, fx.port, "GET", index, NULL, NULL), 200); /* the stream goes on */
+    t_resp_free(&r);
+    assert_int_equal(t_http(&r, fx.port, "GET", seg, NULL, NULL), 200);
+    t_resp_free(&r);
+    /* A forged expired token does not. */
+    char *forged = strdup(seg);
+    char *at = strstr(forged, "/seg-") - 5;
+    *at = *at == 'A' ? 'B' : 'A';
+    assert_int_equal(t_http(&r, fx.port, "GET", forged, NULL, NULL), 401);
+    t_resp_free(&r);
+    free(forged);
+    free(tok);
+}
+
 int main(void)
 {
     t_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_borrow_and_play),       cmocka_unit_test(test_ranges_and_validators),
-        cmocka_unit_test(test_ffmpeg_plays_over_http), cmocka_unit_test(test_tokens_refused),
+        cmocka_unit_test(test_borrow_and_play),
+        cmocka_unit_test(test_ranges_and_validators),
+        cmocka_unit_test(test_ffmpeg_plays_over_http),
+        cmocka_unit_test(test_tokens_refused),
         cmocka_unit_test(test_returned_loan_stops),
+        cmocka_unit_test(test_stream_outlives_its_token),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
