@@ -165,6 +165,7 @@ static int cmd_serve(void)
         .smtp_url = getenv("PRETNUM_SMTP_URL") && *getenv("PRETNUM_SMTP_URL") ? getenv("PRETNUM_SMTP_URL") : NULL,
         .mail_from = getenv("PRETNUM_MAIL_FROM"),
         .public_url = getenv("PRETNUM_PUBLIC_URL"),
+        .web_dir = getenv("PRETNUM_WEB_DIR") && *getenv("PRETNUM_WEB_DIR") ? getenv("PRETNUM_WEB_DIR") : NULL,
         .secure_cookies = env_int("PRETNUM_SECURE_COOKIES", 0, 0, 1) != 0,
         .threads = env_int("PRETNUM_THREADS", 0, 0, 256),
         .db_pool_size = env_int("PRETNUM_DB_POOL", 0, 0, 256),

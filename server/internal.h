@@ -238,6 +238,10 @@ void srv_bytes_put(struct srv_bytes *x);
 void h_content(struct srv_req *r);
 void h_download(struct srv_req *r);
 void h_stream(struct srv_req *r);
+void h_portal_app(struct srv_req *r);
+void h_portal_asset(struct srv_req *r);
+void h_portal_vendor(struct srv_req *r);
+void h_portal_catalogue(struct srv_req *r);
 
 /**
  * Puts a fresh token in a loan's JSON ("token", "token_expires") when the loan is

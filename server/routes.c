@@ -34,6 +34,18 @@ const struct srv_route srv_routes[] = {
     {"GET", "/api/v1/admin/licences", h_admin_licences, "admin_licences"},
     {"PATCH", "/api/v1/admin/licences/{id}", h_admin_licence_update, "admin_licence_update"},
     {"GET", "/api/v1/admin/reports/usage", h_admin_report_usage, "admin_report_usage"},
+    /* The portal: its pages all answer index.html, whose scripts draw them. */
+    {"GET", "/", h_portal_app, "portal_home"},
+    {"GET", "/search", h_portal_app, "portal_search"},
+    {"GET", "/titles/{id}", h_portal_app, "portal_title"},
+    {"GET", "/signin", h_portal_app, "portal_signin"},
+    {"GET", "/account", h_portal_app, "portal_account"},
+    {"GET", "/read/{id}", h_portal_app, "portal_read"},
+    {"GET", "/play/{id}", h_portal_app, "portal_play"},
+    {"GET", "/staff", h_portal_app, "portal_staff"},
+    {"GET", "/catalogue", h_portal_catalogue, "portal_catalogue"},
+    {"GET", "/assets/{*path}", h_portal_asset, "portal_asset"},
+    {"GET", "/vendor/{*path}", h_portal_vendor, "portal_vendor"},
     {NULL, NULL, NULL, NULL, 0},
 };
 

@@ -31,6 +31,7 @@ struct srv_config {
     const char *smtp_url;    /* e-mail alerts go there (smtp://host:port); NULL: kept in the outbox */
     const char *mail_from;   /* their sender ("pretnum@localhost") */
     const char *public_url;  /* the portal's address, quoted in e-mails */
+    const char *web_dir;     /* the portal's files: index.html, assets/, node_modules/ ("web") */
     bool quiet;              /* no access log */
     int session_cache_ms;    /* a session looked up is trusted this long without asking the
                                 database again (5000); < 0: ask every time. Sign-out in this
@@ -88,6 +89,16 @@ struct srv_route {
  */
 int srv_route_match(const struct srv_route *routes, const char *method, const char *path,
                     struct srv_params *params);
+
+/** The Content-Type the portal serves a file name with, or NULL for one it never serves. */
+const char *srv_web_type(const char *path);
+
+/**
+ * True when rel (a path below the web directory, taken from a URL) may be looked up
+ * there: at most 200 bytes of letters, digits, '.', '-', '_' and '/', no empty segment,
+ * no segment starting with a dot (so no "." or "..", no hidden file).
+ */
+bool srv_web_path_ok(const char *rel);
 
 /**
  * Parses a JSON request body: at most max_depth nested arrays/objects (checked before
