@@ -44,20 +44,10 @@ static long call(struct t_resp *r, const char *method, const char *path, const c
     return t_call(r, fx.port, fx.tok, method, path, body);
 }
 
-/* Borrows a title and returns its read link (malloc'd) and loan id. */
+/* Borrows a title: its read link (malloc'd) and loan id. */
 static char *borrow(const char *title, char loan[64])
 {
-    struct t_resp r;
-    char body[128];
-    snprintf(body, sizeof body, "{\"title_id\":\"%s\"}", title);
-    assert_int_equal(call(&r, "POST", "/api/v1/loans", body), 201);
-    json_t *l = json_object_get(r.json, "loan");
-    snprintf(loan, 64, "%s", json_string_value(json_object_get(l, "id")));
-    const char *read = json_string_value(json_object_get(json_object_get(l, "links"), "read"));
-    assert_non_null(read);
-    char *copy = strdup(read);
-    t_resp_free(&r);
-    return copy;
+    return t_borrow(&fx, title, "read", loan);
 }
 
 static void test_every_book_reads(void **state)

@@ -58,17 +58,7 @@ static long call(struct t_resp *r, const char *method, const char *path, const c
 /* Borrows a title: its download link (malloc'd) and loan id. */
 static char *borrow(const char *title, char loan[64])
 {
-    struct t_resp r;
-    char body[128];
-    snprintf(body, sizeof body, "{\"title_id\":\"%s\"}", title);
-    assert_int_equal(call(&r, "POST", "/api/v1/loans", body), 201);
-    json_t *l = json_object_get(r.json, "loan");
-    snprintf(loan, 64, "%s", json_string_value(json_object_get(l, "id")));
-    const char *dl = json_string_value(json_object_get(json_object_get(l, "links"), "download"));
-    assert_non_null(dl);
-    char *copy = strdup(dl);
-    t_resp_free(&r);
-    return copy;
+    return t_borrow(&fx, title, "download", loan);
 }
 
 static void write_file(const char *path, const char *data, size_t len)

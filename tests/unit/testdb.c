@@ -379,3 +379,18 @@ void t_books_teardown(struct t_books *fx)
     t_rmtree(fx->data);
     free(fx->data);
 }
+
+char *t_borrow(const struct t_books *fx, const char *title, const char *link, char loan[64])
+{
+    struct t_resp r;
+    char body[128];
+    snprintf(body, sizeof body, "{\"title_id\":\"%s\"}", title);
+    assert_int_equal(t_call(&r, fx->port, fx->tok, "POST", "/api/v1/loans", body), 201);
+    json_t *l = json_object_get(r.json, "loan");
+    snprintf(loan, 64, "%s", json_string_value(json_object_get(l, "id")));
+    const char *href = json_string_value(json_object_get(json_object_get(l, "links"), link));
+    assert_non_null(href);
+    char *copy = strdup(href);
+    t_resp_free(&r);
+    return copy;
+}

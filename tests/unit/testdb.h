@@ -103,5 +103,7 @@ struct t_books {
 int t_books_setup(struct t_books *fx, const char *tag, const char *library_name, const char *const *books,
                   int n);
 void t_books_teardown(struct t_books *fx);
+/** Borrows title as the fixture's patron: the loan's links[link] (malloc'd) and its id. */
+char *t_borrow(const struct t_books *fx, const char *title, const char *link, char loan[64]);
 
 #endif
