@@ -785,6 +785,16 @@ const char *media_input_name(const struct media_input *in)
     return in->obj;
 }
 
+void media_input_set_deadline(struct media_input *in, double seconds)
+{
+    if (!(seconds > 0)) /* false for NaN */
+        return;
+    if (seconds > MAX_DEADLINE_S)
+        seconds = MAX_DEADLINE_S;
+    in->l.deadline_s = seconds;
+    set_deadline(&in->src, seconds);
+}
+
 int media_input_timed_out(struct media_input *in)
 {
     return deadline_passed(&in->src);
