@@ -55,6 +55,7 @@ struct recode {
     int64_t next_pts;  /* in 1/sample_rate */
     int64_t first_pts; /* the first decoded sample's time, in 1/sample_rate */
     bool started;
+    int in_rate, in_channels, in_format; /* what the resampler was set up for */
 };
 
 struct pkg {
@@ -358,6 +359,9 @@ static int recode_open(struct pkg *p, const AVStream *st)
         swr_alloc_set_opts2(&rc->swr, &rc->enc->ch_layout, rc->enc->sample_fmt,
                             rc->enc->sample_rate, &in_layout, rc->dec->sample_fmt, rate, 0, NULL);
     av_channel_layout_uninit(&in_layout);
+    rc->in_rate = rate;
+    rc->in_channels = channels;
+    rc->in_format = rc->dec->sample_fmt;
     if (r < 0 || swr_init(rc->swr) < 0)
         return failf(p, MEDIA_UNSTREAMABLE_AUDIO,
                      "could not stream %s: its audio cannot be resampled", media_input_name(p->in));
@@ -419,7 +423,9 @@ static int encode_fifo(struct pkg *p, bool flush)
             return -1;
     }
     if (flush) {
-        avcodec_send_frame(rc->enc, NULL);
+        int r = avcodec_send_frame(rc->enc, NULL);
+        if (r < 0 && r != AVERROR_EOF)
+            return failf(p, MEDIA_PACKAGING_FAILED, "the AAC encoder failed: %s", av_err2str(r));
         return drain_encoder(p);
     }
     return 0;
@@ -474,9 +480,10 @@ static int recode_packet(struct pkg *p, const AVPacket *pkt)
             rc->first_pts = rc->next_pts;
             rc->started = true;
         }
-        if (rc->in->sample_rate != rc->dec->sample_rate ||
-            rc->in->ch_layout.nb_channels != rc->dec->ch_layout.nb_channels ||
-            rc->in->format != rc->dec->sample_fmt) {
+        /* Against what the resampler was set up for: the decoder's own fields follow the
+         * stream. */
+        if (rc->in->sample_rate != rc->in_rate || rc->in->ch_layout.nb_channels != rc->in_channels ||
+            rc->in->format != rc->in_format) {
             av_frame_unref(rc->in);
             return failf(p, MEDIA_UNSTREAMABLE_AUDIO,
                          "could not stream %s: its audio changes format midway",
@@ -774,8 +781,10 @@ static int write_playlists(struct pkg *p, struct media_hls_result *res)
         maxd = d > maxd ? d : maxd;
         total += d;
         bytes += p->seg[i].bytes;
+        /* A last sliver of a segment (a few frames) is no rate a player must sustain. */
         double rate = (double)p->seg[i].bytes * 8 / d;
-        peak = rate > peak ? rate : peak;
+        if ((d >= 1.0 || p->nseg == 1) && rate > peak)
+            peak = rate;
     }
     /* Rounded up, so that no EXTINF exceeds it (RFC 8216 asks only for the rounding). */
     int target = (int)ceil(maxd - 1e-6);
@@ -791,7 +800,9 @@ static int write_playlists(struct pkg *p, struct media_hls_result *res)
         put(&m, "#EXTINF:%.6f,\nseg-%05d.m4s\n", d, i);
     }
     put(&m, "#EXT-X-ENDLIST\n");
-    int64_t bw = (int64_t)ceil(peak), avg = (int64_t)ceil((double)bytes * 8 / total);
+    int64_t avg = (int64_t)ceil((double)bytes * 8 / total), bw = (int64_t)ceil(peak);
+    if (bw < avg)
+        bw = avg;
     put(&x,
         "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"
         "#EXT-X-STREAM-INF:BANDWIDTH=%lld,AVERAGE-BANDWIDTH=%lld,CODECS=\"%s\"",

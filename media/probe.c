@@ -759,7 +759,7 @@ int media_input_open_buffer(const void *data, size_t len, const struct media_lim
     *out = NULL;
     static const unsigned char empty[1];
     struct media_input *in = calloc(1, sizeof *in);
-    if (!in || len > INT64_MAX) {
+    if (!in || len > INT64_MAX || (!data && len)) {
         free(in);
         fail(err, in ? MEDIA_INVALID_ARGUMENT : MEDIA_OUT_OF_MEMORY, "could not open a buffer");
         return -1;

@@ -443,6 +443,21 @@ static void test_cut_on_idr_only(void **state)
                  res.duration_s);
 }
 
+static void test_peak_not_from_a_sliver(void **state)
+{
+    (void)state;
+    /* Segments of 6, 6 and 0.08 s: the last two frames, one an IDR, are no rate a player
+     * must sustain; BANDWIDTH comes from the 6-second segments. */
+    make_media("-f lavfi -i testsrc2=duration=12.08:size=320x240:rate=25 -c:v libx264 -preset "
+               "veryfast -g 25 -bf 0 sliver.mp4");
+    struct media_hls_result res;
+    package_ok("sliver.mp4", NULL, &res);
+    assert_int_equal(res.segments, 3);
+    if ((double)res.bandwidth > 1.5 * (double)res.average_bandwidth)
+        fail_msg("BANDWIDTH %lld for an average of %lld", (long long)res.bandwidth,
+                 (long long)res.average_bandwidth);
+}
+
 static void test_stream_choice(void **state)
 {
     (void)state;
@@ -498,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_refusals),     cmocka_unit_test(test_buffer_writes_nothing),
         cmocka_unit_test(test_names),        cmocka_unit_test(test_aac_raw_and_in_mp4),
         cmocka_unit_test(test_stream_choice), cmocka_unit_test(test_cut_on_idr_only),
+        cmocka_unit_test(test_peak_not_from_a_sliver),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
