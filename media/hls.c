@@ -1119,20 +1119,14 @@ int media_hls_package(const char *path, const char *dir, const struct media_hls_
         snprintf(err->message, sizeof err->message, "invalid argument: no path or directory");
         return -1;
     }
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        err->code = MEDIA_UNREADABLE;
-        snprintf(err->message, sizeof err->message, "could not open \"%s\": %s", path,
-                 strerror(errno));
-        return -1;
-    }
     struct media_limits lim = limits_of(opt);
     struct media_input *in;
     if (media_input_open(path, &lim, &in, err) != 0)
         return -1;
     if (!(opt && opt->deadline_s > 0))
         media_input_set_deadline(in, DEFAULT_DEADLINE_S + input_duration(in));
-    int rc = package(in, st.st_size, dir, opt, out, err);
+    /* The size of the file opened, not of a path looked at before (it may have changed). */
+    int rc = package(in, media_input_size(in), dir, opt, out, err);
     media_input_close(in);
     return rc;
 }

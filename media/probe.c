@@ -785,6 +785,11 @@ const char *media_input_name(const struct media_input *in)
     return in->obj;
 }
 
+int64_t media_input_size(const struct media_input *in)
+{
+    return in->src.size;
+}
+
 void media_input_set_deadline(struct media_input *in, double seconds)
 {
     if (!(seconds > 0)) /* false for NaN */
