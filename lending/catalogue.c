@@ -404,7 +404,8 @@ static bool valid_kind(const char *k)
  * hls_tmp may name a directory for the caller to remove.
  */
 static enum lend_status package_media(const char *data_dir, const char *tmp, const char *path,
-                                      char hls_tmp[PATH_MAX], json_t *details, struct lend_err *err)
+                                      const char *kind, char hls_tmp[PATH_MAX], json_t *details,
+                                      struct lend_err *err)
 {
     snprintf(hls_tmp, PATH_MAX, "%s/tmp/hls-XXXXXX", data_dir);
     if (!mkdtemp(hls_tmp)) {
@@ -415,7 +416,9 @@ static enum lend_status package_media(const char *data_dir, const char *tmp, con
     }
     struct media_error he = {0};
     struct media_hls_result hr;
-    if (media_hls_package(tmp, hls_tmp, NULL, &hr, &he) != 0) {
+    /* A title catalogued as music streams its audio alone, whatever else the file holds. */
+    struct media_hls_options ho = {.audio_only = kind && !strcmp(kind, "audio")};
+    if (media_hls_package(tmp, hls_tmp, &ho, &hr, &he) != 0) {
         rename_in_message(he.message, sizeof he.message, tmp, path);
         return lend_fail(err, LEND_UNACCEPTABLE, he.code ? he.code : "packaging_failed",
                          "not a file that can be streamed: %s", he.message);
@@ -428,19 +431,35 @@ static enum lend_status package_media(const char *data_dir, const char *tmp, con
     return LEND_OK;
 }
 
-/* Moves the packaged hls_tmp to data_dir/hls/SHA (hls_path); hls_tmp is emptied once moved. */
+/*
+ * Moves the packaged hls_tmp to data_dir/hls/SHA (hls_path); hls_tmp is emptied once moved
+ * and *placed tells whether this import put it there. A presentation already there is
+ * kept as it is and never removed by this import: another import of the same bytes may be
+ * serving it (they give the same presentation: the packager writes bit-exact output), or
+ * an earlier import left it complete (it is only ever moved there whole).
+ */
 static enum lend_status place_presentation(const char *data_dir, const char *sha, char hls_tmp[PATH_MAX],
-                                           char hls_path[PATH_MAX], struct lend_err *err)
+                                           char hls_path[PATH_MAX], bool *placed, struct lend_err *err)
 {
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/hls", data_dir);
     snprintf(hls_path, PATH_MAX, "%s/hls/%s", data_dir, sha);
-    /* A presentation already there is a leftover of an import that did not finish: the
-     * same bytes give the same presentation. */
-    if (mkdir_p(dir) != 0 || media_hls_remove_dir(hls_path) != 0 || rename(hls_tmp, hls_path) != 0)
+    *placed = false;
+    if (mkdir_p(dir) != 0)
         return lend_fail(err, LEND_INTERNAL, "storage_error", "could not store \"%s\": %s", hls_path, strerror(errno));
-    hls_tmp[0] = 0;
-    return LEND_OK;
+    if (renameat2(AT_FDCWD, hls_tmp, AT_FDCWD, hls_path, RENAME_NOREPLACE) == 0) {
+        *placed = true;
+        hls_tmp[0] = 0;
+        return LEND_OK;
+    }
+    if (errno == EEXIST || errno == ENOTEMPTY) {
+        char master[PATH_MAX + 16];
+        snprintf(master, sizeof master, "%s/master.m3u8", hls_path);
+        if (access(master, F_OK) == 0)
+            return LEND_OK; /* hls_tmp, ours, is removed by the caller */
+        errno = EEXIST;
+    }
+    return lend_fail(err, LEND_INTERNAL, "storage_error", "could not store \"%s\": %s", hls_path, strerror(errno));
 }
 
 enum lend_status lend_import(struct db *db, const char *data_dir, const char *path,
@@ -545,16 +564,17 @@ enum lend_status lend_import(struct db *db, const char *data_dir, const char *pa
          * gets its presentation now. */
         char master[PATH_MAX];
         snprintf(master, sizeof master, "%s/hls/%s/master.m3u8", data_dir, sha);
+        bool mine = false;
         if (have_media && access(master, F_OK) != 0 &&
-            (rc = package_media(data_dir, tmp, path, hls_tmp, NULL, err)) == LEND_OK)
-            rc = place_presentation(data_dir, sha, hls_tmp, hls_path, err);
+            (rc = package_media(data_dir, tmp, path, r.kind, hls_tmp, NULL, err)) == LEND_OK)
+            rc = place_presentation(data_dir, sha, hls_tmp, hls_path, &mine, err);
         goto out;
     }
     PQclear(res);
 
     /* Music and films are packaged for streaming now, before the title exists: a file that
      * cannot be streamed is refused here, and the stream plays as soon as the title is in. */
-    if (have_media && (rc = package_media(data_dir, tmp, path, hls_tmp, r.details, err)) != LEND_OK)
+    if (have_media && (rc = package_media(data_dir, tmp, path, r.kind, hls_tmp, r.details, err)) != LEND_OK)
         goto out;
 
     snprintf(rel_file, sizeof rel_file, "files/%.2s/%s.%s", sha, sha, r.ext);
@@ -568,9 +588,8 @@ enum lend_status lend_import(struct db *db, const char *data_dir, const char *pa
     placed = true;
     tmp[0] = 0;
     if (hls_tmp[0]) {
-        if ((rc = place_presentation(data_dir, sha, hls_tmp, hls_path, err)) != LEND_OK)
+        if ((rc = place_presentation(data_dir, sha, hls_tmp, hls_path, &hls_placed, err)) != LEND_OK)
             goto out;
-        hls_placed = true;
     }
     if (r.cover && r.cover_len && r.cover_type) {
         const char *cext = !strcmp(r.cover_type, "image/png") ? "png" : !strcmp(r.cover_type, "image/gif") ? "gif"

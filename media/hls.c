@@ -32,6 +32,8 @@
 const char MEDIA_UNSTREAMABLE_VIDEO[] = "unstreamable_video";
 const char MEDIA_UNSTREAMABLE_AUDIO[] = "unstreamable_audio";
 const char MEDIA_PACKAGING_FAILED[] = "packaging_failed";
+const char MEDIA_PACKAGING_TIMEOUT[] = "packaging_timeout";
+const char MEDIA_PRESENTATION_TOO_LARGE[] = "presentation_too_large";
 
 #define DEFAULT_DEADLINE_S 1800.0
 #define MAX_SEGMENTS 100000 /* 6 s each: a week of media */
@@ -53,6 +55,7 @@ struct recode {
     int64_t next_pts;  /* in 1/sample_rate */
     int64_t first_pts; /* the first decoded sample's time, in 1/sample_rate */
     bool started;
+    int in_rate, in_channels, in_format; /* what the resampler was set up for */
 };
 
 struct pkg {
@@ -80,7 +83,12 @@ struct pkg {
     char codecs[64];
     AVPacket *vq[VIDEO_QUEUE]; /* video packets waiting for a decoding time */
     int nvq;
-    int werr; /* errno of a failed write */
+    int werr;    /* errno of a failed write */
+    bool capped; /* a write would have passed max_output */
+    double other_end; /* end of the last packet of the other stream, seconds */
+    bool audio_only;
+    int nal_len;   /* NAL length size of the video's avcC (1, 2 or 4); 0: Annex B */
+    bool seen_idr; /* the video has begun (leading pictures before an IDR are dropped) */
 };
 
 static int failf(struct pkg *p, const char *code, const char *fmt, ...)
@@ -98,14 +106,33 @@ static int failf(struct pkg *p, const char *code, const char *fmt, ...)
     return -1;
 }
 
+/* A failed libav write or read (averr), said as what stopped it. */
+static int fail_av(struct pkg *p, const char *what, int averr)
+{
+    if (p->capped)
+        return failf(p, MEDIA_PRESENTATION_TOO_LARGE,
+                     "could not package %s: the presentation would pass %lld MiB",
+                     media_input_name(p->in), (long long)(p->max_output >> 20));
+    if (media_input_timed_out(p->in))
+        return failf(p, MEDIA_PACKAGING_TIMEOUT, "could not package %s: it took too long",
+                     media_input_name(p->in));
+    if (p->werr)
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not write the presentation: %s",
+                     strerror(p->werr));
+    return failf(p, MEDIA_PACKAGING_FAILED, "could not %s %s: %s", what, media_input_name(p->in),
+                 av_err2str(averr));
+}
+
 /* The AVIOContext's sink: the current file, or nothing when only counting. */
 static int sink_write(void *opaque, uint8_t *buf, int size)
 {
     struct pkg *p = opaque;
     if (size <= 0)
         return 0;
-    if (p->total + size > p->max_output)
+    if (p->total + size > p->max_output) {
+        p->capped = true;
         return AVERROR(EFBIG);
+    }
     if (p->fd >= 0) {
         size_t off = 0;
         while (off < (size_t)size) {
@@ -145,8 +172,7 @@ static int close_out(struct pkg *p)
         if (p->fd >= 0)
             close(p->fd);
         p->fd = -1;
-        return failf(p, MEDIA_PACKAGING_FAILED, "could not write the presentation: %s",
-                     p->werr ? strerror(p->werr) : av_err2str(p->pb->error));
+        return fail_av(p, "write", p->pb->error);
     }
     /* Writeback starts now, so that the final sync_dir() finds little left to wait for. */
     if (p->fd >= 0)
@@ -251,7 +277,9 @@ static int aac_object_type(const AVCodecParameters *par)
  */
 static bool copyable_audio(const AVCodecParameters *par)
 {
-    if (par->codec_id != AV_CODEC_ID_AAC)
+    /* Raw ADTS (.aac) has no AudioSpecificConfig for the moov, and the muxer gets no
+     * aac_adtstoasc in fragmented mode: it is re-encoded. */
+    if (par->codec_id != AV_CODEC_ID_AAC || !par->extradata || par->extradata_size < 2)
         return false;
     int aot = aac_object_type(par);
     return (aot == 2 || aot == 5 || aot == 29) && par->ch_layout.nb_channels >= 1 &&
@@ -270,6 +298,19 @@ static void recode_free(struct recode *rc)
     rc->fifo = NULL;
     av_frame_free(&rc->in);
     av_frame_free(&rc->out);
+}
+
+/*
+ * The AAC bit rate for a source of bit rate src (0: unknown): 64 kb/s mono, 128 kb/s
+ * stereo, transparent for the sources of music; never far above a low-rate source (a
+ * spoken-word Opus at 8 kb/s gets 32 kb/s, not 16 times its size).
+ */
+static int64_t aac_bit_rate(int channels, int64_t src)
+{
+    int64_t full = channels == 1 ? 64000 : 128000, floor_ = channels == 1 ? 32000 : 48000;
+    if (src <= 0 || src * 2 >= full)
+        return full;
+    return src * 2 > floor_ ? src * 2 : floor_;
 }
 
 static int recode_open(struct pkg *p, const AVStream *st)
@@ -303,7 +344,7 @@ static int recode_open(struct pkg *p, const AVStream *st)
     rc->enc->sample_rate = rate == 44100 || rate == 48000 ? rate : 48000;
     av_channel_layout_default(&rc->enc->ch_layout, channels == 1 ? 1 : 2);
     rc->enc->sample_fmt = AV_SAMPLE_FMT_FLTP;
-    rc->enc->bit_rate = channels == 1 ? 96000 : 160000;
+    rc->enc->bit_rate = aac_bit_rate(channels == 1 ? 1 : 2, st->codecpar->bit_rate);
     rc->enc->profile = FF_PROFILE_AAC_LOW;
     rc->enc->time_base = (AVRational){1, rc->enc->sample_rate};
     rc->enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER; /* the AudioSpecificConfig goes into the moov */
@@ -318,6 +359,9 @@ static int recode_open(struct pkg *p, const AVStream *st)
         swr_alloc_set_opts2(&rc->swr, &rc->enc->ch_layout, rc->enc->sample_fmt,
                             rc->enc->sample_rate, &in_layout, rc->dec->sample_fmt, rate, 0, NULL);
     av_channel_layout_uninit(&in_layout);
+    rc->in_rate = rate;
+    rc->in_channels = channels;
+    rc->in_format = rc->dec->sample_fmt;
     if (r < 0 || swr_init(rc->swr) < 0)
         return failf(p, MEDIA_UNSTREAMABLE_AUDIO,
                      "could not stream %s: its audio cannot be resampled", media_input_name(p->in));
@@ -379,7 +423,9 @@ static int encode_fifo(struct pkg *p, bool flush)
             return -1;
     }
     if (flush) {
-        avcodec_send_frame(rc->enc, NULL);
+        int r = avcodec_send_frame(rc->enc, NULL);
+        if (r < 0 && r != AVERROR_EOF)
+            return failf(p, MEDIA_PACKAGING_FAILED, "the AAC encoder failed: %s", av_err2str(r));
         return drain_encoder(p);
     }
     return 0;
@@ -434,9 +480,10 @@ static int recode_packet(struct pkg *p, const AVPacket *pkt)
             rc->first_pts = rc->next_pts;
             rc->started = true;
         }
-        if (rc->in->sample_rate != rc->dec->sample_rate ||
-            rc->in->ch_layout.nb_channels != rc->dec->ch_layout.nb_channels ||
-            rc->in->format != rc->dec->sample_fmt) {
+        /* Against what the resampler was set up for: the decoder's own fields follow the
+         * stream. */
+        if (rc->in->sample_rate != rc->in_rate || rc->in->ch_layout.nb_channels != rc->in_channels ||
+            rc->in->format != rc->in_format) {
             av_frame_unref(rc->in);
             return failf(p, MEDIA_UNSTREAMABLE_AUDIO,
                          "could not stream %s: its audio changes format midway",
@@ -470,8 +517,7 @@ static int end_segment(struct pkg *p)
     if (r >= 0)
         r = av_write_frame(p->oc, NULL); /* frag_custom: writes moof + mdat */
     if (r < 0)
-        return failf(p, MEDIA_PACKAGING_FAILED, "could not write a segment of %s: %s",
-                     media_input_name(p->in), av_err2str(r));
+        return fail_av(p, "write a segment of", r);
     int64_t bytes = p->written;
     if (close_out(p) != 0)
         return -1;
@@ -537,7 +583,11 @@ static int write_packet(struct pkg *p, AVPacket *pkt, int ost, bool key)
             p->have_ref = true;
             p->ref_first = t;
             p->ref_end = t;
-        } else if (key && p->seg_open && t >= p->seg[p->nseg - 1].start + p->target - 1e-6) {
+        } else if (key && p->seg_open &&
+                   (ost == p->ov ? t >= p->seg[p->nseg - 1].start + p->target - 1e-6
+                                 /* audio: every packet is a sync point; a segment ends
+                                  * before a packet that would take it past the target */
+                                 : end > p->seg[p->nseg - 1].start + p->target + 1e-6)) {
             if (t <= p->seg[p->nseg - 1].start)
                 return failf(p, MEDIA_PACKAGING_FAILED,
                              "could not package %s: its keyframes go backwards",
@@ -547,20 +597,28 @@ static int write_packet(struct pkg *p, AVPacket *pkt, int ost, bool key)
         }
         if (t - p->seg[p->nseg - 1].start > MAX_SEGMENT_S)
             return failf(p, MEDIA_PACKAGING_FAILED,
-                         "could not package %s: no keyframe for over %g s", media_input_name(p->in),
-                         MAX_SEGMENT_S);
+                         "could not package %s: no IDR keyframe for over %g s (an open-GOP "
+                         "encoding?); re-encode it with closed GOPs",
+                         media_input_name(p->in), MAX_SEGMENT_S);
         if (end > p->ref_end)
             p->ref_end = end;
         p->seg_open = true;
-    } else if (p->nseg == 0 && start_segment(p, 0) != 0) {
-        return -1; /* the first segment's start is the reference stream's first packet */
+    } else {
+        if (p->nseg == 0 && start_segment(p, 0) != 0)
+            return -1; /* the first segment's start is the reference stream's first packet */
+        /* Copied audio that outlasts the video: the last segment holds it, and says so.
+         * (Re-encoded audio is counted from its samples, without the encoder's padding.) */
+        if (!p->rc.enc) {
+            double end = (double)(pkt->pts + (pkt->duration > 0 ? pkt->duration : 0)) * av_q2d(tb);
+            if (isfinite(end) && end > p->other_end)
+                p->other_end = end;
+        }
     }
     pkt->stream_index = ost;
     pkt->pos = -1;
     int r = av_interleaved_write_frame(p->oc, pkt);
     if (r < 0)
-        return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: %s", media_input_name(p->in),
-                     p->werr ? strerror(p->werr) : av_err2str(r));
+        return fail_av(p, "package", r);
     return 0;
 }
 
@@ -577,12 +635,54 @@ static bool sane_times(const AVPacket *pkt)
 }
 
 /*
+ * True when the H.264 access unit in pkt holds an IDR picture (NAL unit type 5): the only
+ * pictures a segment may start on. An I picture of an open GOP is flagged as a keyframe
+ * too, but the pictures after it may refer to the segment before; a player starting
+ * there (a seek, a switch) would decode garbage.
+ */
+static bool has_idr(const struct pkg *p, const AVPacket *pkt)
+{
+    const uint8_t *d = pkt->data;
+    size_t n = pkt->size > 0 ? (size_t)pkt->size : 0;
+    if (!d)
+        return false;
+    if (p->nal_len) {
+        size_t ls = (size_t)p->nal_len, off = 0;
+        while (off + ls < n) {
+            size_t len = 0;
+            for (size_t i = 0; i < ls; i++)
+                len = len << 8 | d[off + i];
+            if (len == 0 || len > n - off - ls)
+                return false;
+            if ((d[off + ls] & 0x1f) == 5)
+                return true;
+            off += ls + len;
+        }
+        return false;
+    }
+    for (size_t i = 0; i + 3 < n; i++) /* Annex B: 00 00 01 then the NAL header */
+        if (d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1 && (d[i + 3] & 0x1f) == 5)
+            return true;
+    return false;
+}
+
+static bool video_key(const struct pkg *p, const AVPacket *pkt)
+{
+    return (pkt->flags & AV_PKT_FLAG_KEY) && has_idr(p, pkt);
+}
+
+/*
  * Video packets without a decoding time (Matroska stores none: libavformat infers it, but
  * not for the first packets of a stream with B-frames) wait until one comes that has it;
  * theirs are then counted back from it, a frame apart. pkt NULL: the end of the stream.
  */
 static int video_packet(struct pkg *p, AVPacket *pkt)
 {
+    if (pkt && !p->seen_idr) {
+        if (!video_key(p, pkt))
+            return 0; /* pictures before the first IDR cannot be decoded: dropped */
+        p->seen_idr = true;
+    }
     if (pkt && !sane_times(pkt))
         return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: absurd timestamps",
                      media_input_name(p->in));
@@ -618,13 +718,13 @@ static int video_packet(struct pkg *p, AVPacket *pkt)
             if (q->dts > q->pts)
                 q->dts = q->pts; /* never decoded after shown; a clash is caught in write_packet */
             if (rc == 0)
-                rc = write_packet(p, q, p->ov, (q->flags & AV_PKT_FLAG_KEY) != 0);
+                rc = write_packet(p, q, p->ov, video_key(p, q));
             av_packet_free(&p->vq[i]);
         }
         p->nvq = 0;
     }
     if (rc == 0 && pkt)
-        rc = write_packet(p, pkt, p->ov, (pkt->flags & AV_PKT_FLAG_KEY) != 0);
+        rc = write_packet(p, pkt, p->ov, video_key(p, pkt));
     return rc;
 }
 
@@ -681,8 +781,10 @@ static int write_playlists(struct pkg *p, struct media_hls_result *res)
         maxd = d > maxd ? d : maxd;
         total += d;
         bytes += p->seg[i].bytes;
+        /* A last sliver of a segment (a few frames) is no rate a player must sustain. */
         double rate = (double)p->seg[i].bytes * 8 / d;
-        peak = rate > peak ? rate : peak;
+        if ((d >= 1.0 || p->nseg == 1) && rate > peak)
+            peak = rate;
     }
     /* Rounded up, so that no EXTINF exceeds it (RFC 8216 asks only for the rounding). */
     int target = (int)ceil(maxd - 1e-6);
@@ -698,7 +800,9 @@ static int write_playlists(struct pkg *p, struct media_hls_result *res)
         put(&m, "#EXTINF:%.6f,\nseg-%05d.m4s\n", d, i);
     }
     put(&m, "#EXT-X-ENDLIST\n");
-    int64_t bw = (int64_t)ceil(peak), avg = (int64_t)ceil((double)bytes * 8 / total);
+    int64_t avg = (int64_t)ceil((double)bytes * 8 / total), bw = (int64_t)ceil(peak);
+    if (bw < avg)
+        bw = avg;
     put(&x,
         "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n"
         "#EXT-X-STREAM-INF:BANDWIDTH=%lld,AVERAGE-BANDWIDTH=%lld,CODECS=\"%s\"",
@@ -738,16 +842,38 @@ static int write_playlists(struct pkg *p, struct media_hls_result *res)
 
 static int choose_streams(struct pkg *p)
 {
+    /* libavformat's choice of the main streams (the default disposition, the most
+     * frames probed, the highest rate), as the ffmpeg command line makes it; never a cover
+     * picture, and the audio preferably one a decoder exists for. */
     p->vi = p->ai = -1;
-    for (unsigned i = 0; i < p->ic->nb_streams; i++) {
-        const AVStream *st = p->ic->streams[i];
-        enum AVMediaType t = st->codecpar->codec_type;
-        if (t == AVMEDIA_TYPE_VIDEO && !(st->disposition & AV_DISPOSITION_ATTACHED_PIC) &&
-            p->vi < 0)
-            p->vi = (int)i;
-        else if (t == AVMEDIA_TYPE_AUDIO && p->ai < 0)
-            p->ai = (int)i;
+    if (!p->audio_only) {
+        int v = av_find_best_stream(p->ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+        if (v >= 0 && (p->ic->streams[v]->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
+            v = -1;
+            for (unsigned i = 0; i < p->ic->nb_streams && v < 0; i++) {
+                const AVStream *st = p->ic->streams[i];
+                if (st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO &&
+                    !(st->disposition & AV_DISPOSITION_ATTACHED_PIC))
+                    v = (int)i;
+            }
+        }
+        p->vi = v >= 0 ? v : -1;
     }
+    int a = av_find_best_stream(p->ic, AVMEDIA_TYPE_AUDIO, -1, p->vi, NULL, 0);
+    if (a >= 0 && p->ic->streams[a]->codecpar->codec_id != AV_CODEC_ID_AAC &&
+        !avcodec_find_decoder(p->ic->streams[a]->codecpar->codec_id)) {
+        /* An audio stream that can be neither copied nor decoded: another one if any,
+         * else this one, refused with its codec's name. */
+        for (unsigned i = 0; i < p->ic->nb_streams; i++) {
+            const AVCodecParameters *par = p->ic->streams[i]->codecpar;
+            if (par->codec_type == AVMEDIA_TYPE_AUDIO &&
+                (par->codec_id == AV_CODEC_ID_AAC || avcodec_find_decoder(par->codec_id))) {
+                a = (int)i;
+                break;
+            }
+        }
+    }
+    p->ai = a >= 0 ? a : -1;
     if (p->vi < 0 && p->ai < 0)
         return failf(p, MEDIA_NO_MEDIA_STREAM, "no audio or video stream in %s",
                      media_input_name(p->in));
@@ -780,6 +906,14 @@ static int add_streams(struct pkg *p)
         os->time_base = is->time_base;
         os->avg_frame_rate = is->avg_frame_rate;
         p->ov = os->index;
+        const AVCodecParameters *vp = is->codecpar;
+        p->nal_len = vp->extradata && vp->extradata_size >= 7 && vp->extradata[0] == 1
+                         ? (vp->extradata[4] & 3) + 1
+                         : 0;
+        if (p->nal_len == 3)
+            return failf(p, MEDIA_UNSTREAMABLE_VIDEO,
+                         "could not stream %s: its H.264 video has a 3-byte NAL length",
+                         media_input_name(p->in));
         if (avc1_name(is->codecpar, vname, sizeof vname) != 0)
             return failf(p, MEDIA_UNSTREAMABLE_VIDEO,
                          "could not stream %s: its H.264 video has no parameter sets",
@@ -839,8 +973,7 @@ static int run(struct pkg *p, struct media_hls_result *res)
     int r = avformat_write_header(p->oc, &opts);
     av_dict_free(&opts);
     if (r < 0)
-        return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: %s", media_input_name(p->in),
-                     av_err2str(r));
+        return fail_av(p, "package", r);
     if (close_out(p) != 0)
         return -1;
 
@@ -866,6 +999,8 @@ static int run(struct pkg *p, struct media_hls_result *res)
     if (rc != 0)
         return -1;
     if (r != AVERROR_EOF) {
+        if (media_input_timed_out(p->in))
+            return fail_av(p, "read", r);
         media_input_fail(p->in, p->err, r);
         return -1;
     }
@@ -885,12 +1020,19 @@ static int run(struct pkg *p, struct media_hls_result *res)
             return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: absurd timestamps",
                          media_input_name(p->in));
     }
+    /* The presentation ends with the stream that ends last. */
+    if (p->rc.enc && p->ref != p->oa) {
+        double aend = (double)p->rc.next_pts / p->rc.enc->sample_rate;
+        if (aend > p->other_end)
+            p->other_end = aend;
+    }
+    if (p->other_end > p->ref_end)
+        p->ref_end = p->other_end;
     r = av_interleaved_write_frame(p->oc, NULL);
     if (r >= 0)
         r = av_write_trailer(p->oc); /* the last fragment */
     if (r < 0)
-        return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: %s", media_input_name(p->in),
-                     av_err2str(r));
+        return fail_av(p, "package", r);
     int64_t bytes = p->written;
     if (close_out(p) != 0)
         return -1;
@@ -901,6 +1043,33 @@ static int run(struct pkg *p, struct media_hls_result *res)
     return write_playlists(p, res);
 }
 
+/* The duration of the input in seconds, 0 when unknown (bounded: a header may lie). */
+static double input_duration(struct media_input *in)
+{
+    const AVFormatContext *ic = media_input_ctx(in);
+    if (ic->duration <= 0 || ic->duration == AV_NOPTS_VALUE)
+        return 0;
+    double d = (double)ic->duration / AV_TIME_BASE;
+    return d < 7 * 86400.0 ? d : 7 * 86400.0;
+}
+
+/*
+ * What a presentation may weigh: 4 x the input + 64 MiB, or, for a long low-rate source
+ * re-encoded at a higher rate (a spoken-word audiobook), its duration at the source's
+ * rate plus the AAC rate, + 25 % for the containers + 64 MiB.
+ */
+static int64_t default_cap(struct media_input *in, int64_t in_size)
+{
+    int64_t cap = 4 * in_size + (64 << 20);
+    double d = input_duration(in);
+    const AVFormatContext *ic = media_input_ctx(in);
+    double src = ic->bit_rate > 0 ? (double)ic->bit_rate : (d > 0 ? (double)in_size * 8 / d : 0);
+    double by_rate = d * (src + 2 * 128000.0) / 8 * 1.25 + (64 << 20);
+    if (by_rate > (double)cap && by_rate < (double)INT64_MAX / 2)
+        cap = (int64_t)by_rate;
+    return cap;
+}
+
 static int package(struct media_input *in, int64_t in_size, const char *dir,
                    const struct media_hls_options *opt, struct media_hls_result *res,
                    struct media_error *err)
@@ -908,7 +1077,8 @@ static int package(struct media_input *in, int64_t in_size, const char *dir,
     struct pkg p = {
         .dir = dir, .err = err, .in = in, .fd = -1, .last_dts = {AV_NOPTS_VALUE, AV_NOPTS_VALUE}};
     p.target = opt && opt->target_s > 0 ? opt->target_s : MEDIA_HLS_TARGET_S;
-    p.max_output = opt && opt->max_output > 0 ? opt->max_output : 4 * in_size + (64 << 20);
+    p.audio_only = opt && opt->audio_only;
+    p.max_output = opt && opt->max_output > 0 ? opt->max_output : default_cap(in, in_size);
     int rc = run(&p, res);
     if (p.fd >= 0)
         close(p.fd);
@@ -949,18 +1119,14 @@ int media_hls_package(const char *path, const char *dir, const struct media_hls_
         snprintf(err->message, sizeof err->message, "invalid argument: no path or directory");
         return -1;
     }
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        err->code = MEDIA_UNREADABLE;
-        snprintf(err->message, sizeof err->message, "could not open \"%s\": %s", path,
-                 strerror(errno));
-        return -1;
-    }
     struct media_limits lim = limits_of(opt);
     struct media_input *in;
     if (media_input_open(path, &lim, &in, err) != 0)
         return -1;
-    int rc = package(in, st.st_size, dir, opt, out, err);
+    if (!(opt && opt->deadline_s > 0))
+        media_input_set_deadline(in, DEFAULT_DEADLINE_S + input_duration(in));
+    /* The size of the file opened, not of a path looked at before (it may have changed). */
+    int rc = package(in, media_input_size(in), dir, opt, out, err);
     media_input_close(in);
     return rc;
 }

@@ -22,6 +22,10 @@ int media_input_open_buffer(const void *data, size_t len, const struct media_lim
 AVFormatContext *media_input_ctx(struct media_input *in);
 /* The input as messages name it: the quoted path, or "buffer of N bytes". */
 const char *media_input_name(const struct media_input *in);
+/* The input's size in bytes, as it was when opened. */
+int64_t media_input_size(const struct media_input *in);
+/* Moves the deadline to seconds from now (bounded as the limits are). */
+void media_input_set_deadline(struct media_input *in, double seconds);
 /* Non-zero once the deadline has passed (reading then fails with AVERROR_EXIT). */
 int media_input_timed_out(struct media_input *in);
 /* Fills err for a libav failure averr while reading in (a timeout when the deadline stopped it). */

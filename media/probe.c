@@ -759,7 +759,7 @@ int media_input_open_buffer(const void *data, size_t len, const struct media_lim
     *out = NULL;
     static const unsigned char empty[1];
     struct media_input *in = calloc(1, sizeof *in);
-    if (!in || len > INT64_MAX) {
+    if (!in || len > INT64_MAX || (!data && len)) {
         free(in);
         fail(err, in ? MEDIA_INVALID_ARGUMENT : MEDIA_OUT_OF_MEMORY, "could not open a buffer");
         return -1;
@@ -783,6 +783,21 @@ AVFormatContext *media_input_ctx(struct media_input *in)
 const char *media_input_name(const struct media_input *in)
 {
     return in->obj;
+}
+
+int64_t media_input_size(const struct media_input *in)
+{
+    return in->src.size;
+}
+
+void media_input_set_deadline(struct media_input *in, double seconds)
+{
+    if (!(seconds > 0)) /* false for NaN */
+        return;
+    if (seconds > MAX_DEADLINE_S)
+        seconds = MAX_DEADLINE_S;
+    in->l.deadline_s = seconds;
+    set_deadline(&in->src, seconds);
 }
 
 int media_input_timed_out(struct media_input *in)

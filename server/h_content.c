@@ -35,40 +35,16 @@ static void put_json(void *p)
     json_decref(p);
 }
 
-/* Parses one "bytes=a-b" range of a len-byte resource; false when absent or unusable. */
+/* srv_parse_range() on size_t offsets. */
 static int parse_range(const char *h, size_t len, size_t *from, size_t *to)
 {
-    if (!h)
-        return 0;
-    if (strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
-        return -1;
-    const char *p = h + 6;
-    char *end;
-    if (*p == '-') {
-        unsigned long long n = strtoull(p + 1, &end, 10);
-        if (*end || n == 0 || !isdigit((unsigned char)p[1]))
-            return -1;
-        *from = n >= len ? 0 : len - n;
-        *to = len - 1;
-        return len ? 1 : -1;
+    uint64_t f = 0, t = 0;
+    int rc = srv_parse_range(h, len, &f, &t);
+    if (rc == 1) {
+        *from = (size_t)f;
+        *to = (size_t)t;
     }
-    if (!isdigit((unsigned char)*p))
-        return -1;
-    unsigned long long a = strtoull(p, &end, 10), b = len ? len - 1 : 0;
-    if (*end != '-')
-        return -1;
-    if (end[1]) {
-        if (!isdigit((unsigned char)end[1]))
-            return -1;
-        b = strtoull(end + 1, &end, 10);
-        if (*end)
-            return -1;
-    }
-    if (a >= len || b < a)
-        return -1;
-    *from = a;
-    *to = b < len ? b : len - 1;
-    return 1;
+    return rc;
 }
 
 static bool is_document(const char *type)

@@ -152,6 +152,13 @@ void srv_reply_outcome(struct srv_req *r, enum lend_status st, const struct lend
                        const char *wrap, json_t *out);
 void srv_reply_buffer(struct srv_req *r, unsigned status, const char *content_type, char *buf,
                       size_t len /* buf is malloc'd and stolen */);
+/**
+ * The Range header h of a size-byte representation (RFC 9110): 1 with the single range
+ * [*from, *to] to send (206); 0 when there is none to honour, send it all (no header,
+ * another unit, several ranges, a malformed one); -1 when the range is well formed but
+ * not satisfiable (416, with a Content-Range giving the size).
+ */
+int srv_parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to);
 /** Adds a header to the response already set (Set-Cookie, Location...). */
 void srv_add_header(struct srv_req *r, const char *name, const char *value);
 

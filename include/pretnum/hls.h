@@ -26,8 +26,11 @@
  * HEVC without hardware support, and a title that plays in some browsers only would be a
  * broken promise. Audio: AAC (LC, HE, HE v2) is copied; anything else libavcodec decodes
  * (MP3, FLAC, Vorbis, Opus, PCM, ALAC...) is re-encoded to AAC-LC at 44.1 or 48 kHz, mono
- * or stereo (MP3 too: hls.js and Chromium do not play MP3 in fMP4, nor does Apple list it). Only
- * the first video stream (cover pictures excluded) and the first audio stream are kept.
+ * or stereo (MP3 too: hls.js and Chromium do not play MP3 in fMP4, nor does Apple list it). Raw
+ * ADTS AAC (.aac, no AudioSpecificConfig) is re-encoded too. One video stream and one
+ * audio stream are kept, as libavformat's av_find_best_stream() chooses them (cover
+ * pictures excluded, audio preferably one that can be copied or decoded); audio_only
+ * keeps the audio alone.
  *
  * Thread-safe after media_init(); each call keeps its state to itself.
  */
@@ -45,20 +48,28 @@
  *   unstreamable_video  a video codec or H.264 profile browsers do not all play
  *   unstreamable_audio  audio that can be neither copied nor decoded
  *   packaging_failed    the media could not be written as fMP4 (broken timestamps, a
- *                       segment or output too large, a write error)
+ *                       segment too long, a write error)
+ *   packaging_timeout   the pass outlived its deadline
+ *   presentation_too_large  the output would pass its cap (max_output)
  */
 extern const char MEDIA_UNSTREAMABLE_VIDEO[];
 extern const char MEDIA_UNSTREAMABLE_AUDIO[];
 extern const char MEDIA_PACKAGING_FAILED[];
+extern const char MEDIA_PACKAGING_TIMEOUT[];
+extern const char MEDIA_PRESENTATION_TOO_LARGE[];
 
 /** Wished segment duration in seconds: segments are cut at the first keyframe after it. */
 #define MEDIA_HLS_TARGET_S 6.0
 
 /** Bounds of one packaging; zero fields take the defaults. */
 struct media_hls_options {
-    double deadline_s;  /* wall-clock bound on the whole pass; default 1800 s */
+    double deadline_s;  /* wall-clock bound on the whole pass; default 1800 s plus the
+                           media's duration (a long audiobook is re-encoded too) */
     double target_s;    /* segment duration aimed at; default MEDIA_HLS_TARGET_S */
-    int64_t max_output; /* bytes written at most; default 4 x input + 64 MiB */
+    int64_t max_output; /* bytes written at most; default the larger of 4 x input + 64 MiB
+                           and what the duration at the source's bit rate plus the AAC
+                           bit rate makes, + 25 % + 64 MiB */
+    bool audio_only;    /* package the audio alone (a title catalogued as music) */
 };
 
 /** What was written. */

@@ -68,7 +68,14 @@ try {
     ok(pl.version === 7 && pl.playlistType === 'VOD' && pl.endlist && pl.independentSegments && pl.mediaSequenceBase === 0, `${m.name}: VOD, ENDLIST, INDEPENDENT-SEGMENTS`);
     ok(pl.segments.length >= 2 && pl.segments.every((s) => s.map && s.map.uri === 'init.mp4'), `${m.name}: every segment has the EXT-X-MAP init segment`);
     ok(pl.segments.every((s) => s.duration > 0 && s.duration <= pl.targetDuration), `${m.name}: EXTINF within TARGETDURATION ${pl.targetDuration}`, pl.segments.map((s) => s.duration).join(' '));
-    ok(pl.segments.slice(0, -1).every((s) => s.duration >= 6 - 1e-6), `${m.name}: segments of 6 s at least but the last`);
+    if (m.kind === 'video') {
+      // Cut at the first IDR at or past 6 s.
+      ok(pl.segments.slice(0, -1).every((s) => s.duration >= 6 - 1e-6), `${m.name}: segments of 6 s at least but the last`);
+    } else {
+      // Cut before the AAC frame that would pass 6 s: within a frame of 6 s, never above.
+      ok(pl.targetDuration === 6 && pl.segments.slice(0, -1).every((s) => s.duration > 6 - 1024 / 44100 && s.duration <= 6 + 1e-6),
+        `${m.name}: segments of 6 s less at most one AAC frame but the last, TARGETDURATION 6`, pl.segments.map((s) => s.duration).join(' '));
+    }
     const sum = pl.segments.reduce((a, s) => a + s.duration, 0);
     const src = join(fx.dir, m.name);
     // The source's duration: its video stream's, or its samples as ffmpeg decodes them.

@@ -225,6 +225,59 @@ static void test_duplicate_recognised(void **state)
     assert_int_equal(t_count_files(dir), 0);
 }
 
+/*
+ * A presentation already at hls/SHA (another import of the same bytes serving it) is kept
+ * as it is, never replaced or removed by this import; and a film catalogued as music
+ * streams its audio alone.
+ */
+static void test_presentation_kept_film_as_music(void **state)
+{
+    (void)state;
+    char *work = t_tmpdir("catalogue-film");
+    char cmd[20000], *out = NULL, file[4200], file2[4200];
+    snprintf(file, sizeof file, "%s/film.mp4", work);
+    snprintf(file2, sizeof file2, "%s/film2.mp4", work);
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=duration=3:size=160x120:rate=25 -f lavfi "
+             "-i sine=duration=3 -c:v libx264 -preset veryfast -c:a aac '%s' && "
+             "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=duration=4:size=160x120:rate=25 -f lavfi "
+             "-i sine=duration=4 -c:v libx264 -preset veryfast -c:a aac '%s' && sha256sum '%s' | cut -c1-64",
+             file, file2, file);
+    assert_int_equal(t_cmd(cmd, &out), 0);
+    char sha[65];
+    snprintf(sha, sizeof sha, "%.64s", out);
+    free(out);
+    char hls[4200], master[4300];
+    snprintf(hls, sizeof hls, "%s/hls/%s", fx.data, sha);
+    snprintf(master, sizeof master, "%s/master.m3u8", hls);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && printf '#EXTM3U\\n# served\\n' > '%s'", hls, master);
+    assert_int_equal(t_cmd(cmd, NULL), 0);
+    char id[37];
+    bool existed;
+    struct lend_err err = {0};
+    struct lend_import_opts music = {.kind = "audio"};
+    if (lend_import(fx.db, fx.data, file, &music, id, &existed, &err) != LEND_OK)
+        fail_msg("%s: %s", err.code, err.message);
+    assert_false(existed);
+    size_t len;
+    char *m = t_slurp(master, &len);
+    assert_non_null(m);
+    assert_string_equal(m, "#EXTM3U\n# served\n");
+    free(m);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s/tmp", fx.data);
+    assert_int_equal(t_count_files(tmp), 0); /* this import's own packaging is gone */
+    /* Catalogued as music: audio only, whatever else the file holds. */
+    assert_int_equal(lend_import(fx.db, fx.data, file2, &music, id, &existed, &err), LEND_OK);
+    snprintf(cmd, sizeof cmd, "cat '%s'/hls/$(sha256sum '%s' | cut -c1-64)/master.m3u8", fx.data, file2);
+    assert_int_equal(t_cmd(cmd, &out), 0);
+    if (!strstr(out, "CODECS=\"mp4a.40.2\"\n") || strstr(out, "RESOLUTION="))
+        fail_msg("%s", out);
+    free(out);
+    t_rmtree(work);
+    free(work);
+}
+
 static void test_invalid_files_leave_nothing(void **state)
 {
     (void)state;
@@ -579,6 +632,7 @@ int main(void)
         cmocka_unit_test(test_search),
         cmocka_unit_test(test_cover),
         cmocka_unit_test(test_upload),
+        cmocka_unit_test(test_presentation_kept_film_as_music), /* adds two audio titles */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -195,16 +195,16 @@ static void check_presentation(const char *file, const char *dir, bool video, do
         fail_msg("%s: EXTINF sum %f, result %f", file, sum, res.duration_s);
     if (fabs(sum - duration_ref) > frame)
         fail_msg("%s: EXTINF sum %f, media %f (frame %f)", file, sum, duration_ref, frame);
-    /* Segments cut at the first keyframe past 6 s: none shorter than 6 s but the last. */
-    double prev = -1;
+    /* Video segments cut at the first keyframe past 6 s: none shorter than 6 s but the
+     * last. Audio, where every packet is a sync point: none longer than 6 s, none but the
+     * last shorter by a frame or more. */
     int i = 0;
     for (const char *p = strstr(pl, "#EXTINF:"); p; p = strstr(p + 1, "#EXTINF:"), i++) {
         double d = strtod(p + 8, NULL);
-        if (i + 1 < n && d < MEDIA_HLS_TARGET_S - 0.001)
+        bool short_ = i + 1 < n && d < MEDIA_HLS_TARGET_S - (video ? 0.001 : frame);
+        if (short_ || (!video && d > MEDIA_HLS_TARGET_S + 1e-6))
             fail_msg("%s: segment %d lasts %f", file, i, d);
-        prev = d;
     }
-    (void)prev;
     /* The whole presentation reads as HLS with the ffmpeg command line. */
     char cmd[8192], *out = NULL;
     snprintf(cmd, sizeof cmd, "ffmpeg -nostdin -v error -i '%s/master.m3u8' -c copy -f null - 2>&1",
@@ -245,8 +245,12 @@ static void test_film_odd_keyframes_mp3(void **state)
     snprintf(path, sizeof path, "%s/index.m3u8", dir);
     size_t len;
     char *pl = t_slurp(path, &len);
-    assert_non_null(
-        strstr(pl, "#EXTINF:9.100000,\nseg-00000.m4s\n#EXTINF:3.900000,\nseg-00001.m4s\n"));
+    /* The last segment ends with the stream that ends last: here the audio, by less than
+     * a sample's rounding. */
+    const char *second = strstr(pl, "#EXTINF:9.100000,\nseg-00000.m4s\n#EXTINF:");
+    if (!second || fabs(strtod(second + strlen("#EXTINF:9.100000,\nseg-00000.m4s\n#EXTINF:"), NULL) -
+                        3.9) > 0.001)
+        fail_msg("%s", pl);
     assert_non_null(strstr(pl, "#EXT-X-TARGETDURATION:10\n"));
     free(pl);
     snprintf(path, sizeof path, "%s/master.m3u8", dir);
@@ -360,7 +364,7 @@ static void test_refusals(void **state)
     char *dir = fresh_dir("capped");
     o = (struct media_hls_options){.max_output = 20000};
     assert_int_equal(media_hls_package(file, dir, &o, &res, &err), -1);
-    assert_string_equal(err.code, "packaging_failed");
+    assert_string_equal(err.code, "presentation_too_large");
     media_hls_remove_dir(dir);
     free(dir);
 }
@@ -380,6 +384,101 @@ static void test_buffer_writes_nothing(void **state)
     assert_true(res.segments == 3 && res.bytes > 0);
     assert_int_equal(t_count_files(work), before);
     free(data);
+}
+
+/* Runs an ffmpeg command line in the work directory. */
+static void make_media(const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && ffmpeg -nostdin -v error -y %s", work, args);
+    if (t_cmd(cmd, NULL) != 0)
+        fail_msg("could not run: %s", cmd);
+}
+
+static void package_ok(const char *name, const struct media_hls_options *opt,
+                       struct media_hls_result *res)
+{
+    char file[4096], dname[64];
+    snprintf(file, sizeof file, "%s/%s", work, name);
+    snprintf(dname, sizeof dname, "pkg-%s%s", name, opt && opt->audio_only ? "-a" : "");
+    char *dir = fresh_dir(dname);
+    struct media_error err;
+    if (media_hls_package(file, dir, opt, res, &err) != 0)
+        fail_msg("%s: %s %s", name, err.code, err.message);
+    free(dir);
+}
+
+static void test_aac_raw_and_in_mp4(void **state)
+{
+    (void)state;
+    make_media("-f lavfi -i sine=duration=17:sample_rate=44100 -c:a aac -f adts music.aac");
+    make_media("-f lavfi -i sine=duration=17:sample_rate=44100 -c:a aac music.m4a");
+    struct media_hls_result res;
+    /* Raw ADTS has no AudioSpecificConfig for the init segment: re-encoded, not refused. */
+    package_ok("music.aac", NULL, &res);
+    assert_int_equal(res.kind, MEDIA_KIND_AUDIO);
+    assert_true(res.audio_reencoded);
+    assert_true(fabs(res.duration_s - 17) < 0.05);
+    assert_int_equal(res.target_duration, 6);
+    /* Copied AAC: every segment is at most the 6 s target, so the target is 6. */
+    package_ok("music.m4a", NULL, &res);
+    assert_false(res.audio_reencoded);
+    if (res.max_segment_s > 6.0 + 1e-6 || res.target_duration != 6)
+        fail_msg("longest segment %f s, target %d", res.max_segment_s, res.target_duration);
+    assert_true(fabs(res.duration_s - 17) < 0.05);
+}
+
+static void test_cut_on_idr_only(void **state)
+{
+    (void)state;
+    /* Open GOPs: an I picture every 2 s, flagged as a keyframe, but only the first is an
+     * IDR. No segment may start on the others. */
+    make_media("-f lavfi -i testsrc2=duration=20:size=320x240:rate=25 -c:v libx264 -preset "
+               "veryfast -x264-params open-gop=1:keyint=50:min-keyint=50:scenecut=0 -bf 3 "
+               "open-gop.mp4");
+    struct media_hls_result res;
+    package_ok("open-gop.mp4", NULL, &res);
+    if (res.segments != 1 || fabs(res.duration_s - 20) > 0.05)
+        fail_msg("%d segments over %f s: cut on a picture that is not an IDR", res.segments,
+                 res.duration_s);
+}
+
+static void test_peak_not_from_a_sliver(void **state)
+{
+    (void)state;
+    /* Segments of 6, 6 and 0.08 s: the last two frames, one an IDR, are no rate a player
+     * must sustain; BANDWIDTH comes from the 6-second segments. */
+    make_media("-f lavfi -i testsrc2=duration=12.08:size=320x240:rate=25 -c:v libx264 -preset "
+               "veryfast -g 25 -bf 0 sliver.mp4");
+    struct media_hls_result res;
+    package_ok("sliver.mp4", NULL, &res);
+    assert_int_equal(res.segments, 3);
+    if ((double)res.bandwidth > 1.5 * (double)res.average_bandwidth)
+        fail_msg("BANDWIDTH %lld for an average of %lld", (long long)res.bandwidth,
+                 (long long)res.average_bandwidth);
+}
+
+static void test_stream_choice(void **state)
+{
+    (void)state;
+    struct media_hls_result res;
+    /* A film catalogued as music: its audio alone. */
+    struct media_hls_options audio = {.audio_only = true};
+    package_ok("film.mp4", &audio, &res);
+    assert_int_equal(res.kind, MEDIA_KIND_AUDIO);
+    assert_string_equal(res.codecs, "mp4a.40.2");
+    /* Audio that outlasts the video: the presentation lasts as long as the audio. */
+    make_media("-f lavfi -i testsrc2=duration=4:size=160x120:rate=25 -f lavfi -i "
+               "sine=duration=10 -c:v libx264 -preset veryfast -g 25 -c:a aac long-audio.mp4");
+    package_ok("long-audio.mp4", NULL, &res);
+    if (fabs(res.duration_s - 10) > 0.05)
+        fail_msg("duration %f s, want 10", res.duration_s);
+    /* Two audio streams, the second the default one: libavformat's best stream is kept. */
+    make_media("-f lavfi -i sine=duration=3 -f lavfi -i sine=duration=8 -map 0 -map 1 -c:a "
+               "libvorbis -disposition:a:0 0 -disposition:a:1 default two-audio.mkv");
+    package_ok("two-audio.mkv", NULL, &res);
+    if (fabs(res.duration_s - 8) > 0.05)
+        fail_msg("duration %f s: not the default stream", res.duration_s);
 }
 
 static void test_names(void **state)
@@ -412,7 +511,9 @@ int main(void)
         cmocka_unit_test(test_film_remuxed), cmocka_unit_test(test_film_odd_keyframes_mp3),
         cmocka_unit_test(test_corpus_film),  cmocka_unit_test(test_music),
         cmocka_unit_test(test_refusals),     cmocka_unit_test(test_buffer_writes_nothing),
-        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_names),        cmocka_unit_test(test_aac_raw_and_in_mp4),
+        cmocka_unit_test(test_stream_choice), cmocka_unit_test(test_cut_on_idr_only),
+        cmocka_unit_test(test_peak_not_from_a_sliver),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
