@@ -141,7 +141,9 @@ static void stream(struct srv_req *r)
         return;
     }
     struct srv_access a;
-    if (!authorise(r, token, !strcmp(name, "master.m3u8"), &a))
+    /* A HEAD (a link checker, a player probing) starts nothing. */
+    bool start = !strcmp(name, "master.m3u8") && strcmp(r->method, "HEAD") != 0;
+    if (!authorise(r, token, start, &a))
         return;
     char path[4400];
     int n = snprintf(path, sizeof path, "%s/hls/%s/%s", r->srv->cfg.data_dir, a.sha256, name);

@@ -211,6 +211,10 @@ static void test_borrow_and_play(void **state)
     assert_int_equal(stream_starts(loan), 1); /* the master playlist is the start */
     assert_true(walk(film, "video/mp4") >= 3);
     assert_int_equal(stream_starts(loan), 2);
+    struct t_resp head;
+    assert_int_equal(t_http(&head, fx.port, "HEAD", film, NULL, NULL), 200);
+    t_resp_free(&head);
+    assert_int_equal(stream_starts(loan), 2); /* a HEAD starts nothing */
     char mloan[64];
     char *music = borrow(fx.music, mloan);
     assert_int_equal(walk(music, "audio/mp4"), 2);
