@@ -22,6 +22,7 @@ set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+. "$ROOT/bench/lib.sh"
 PRETNUM=${BENCH_PRETNUM:-$ROOT/bin/pretnum}
 FILM_S=${BENCH_FILM_SECONDS:-300}
 RUNS=${BENCH_INGEST_RUNS:-3}
@@ -125,16 +126,7 @@ echo 'bench password' | "$PRETNUM" patron add --library BENCH --card 1 >/dev/nul
 "$PRETNUM" licence add --title "$TITLE" --consortium "$C" --concurrency 1000 >/dev/null
 PRETNUM_PORT=0 PRETNUM_DATA_DIR=$WORK/data "$PRETNUM" serve 2>"$WORK/server.log" &
 SERVER_PID=$!
-URL=""
-i=0
-while [ $i -lt 300 ]; do
-    URL=$(sed -n 's/.*serving on \(http:\/\/[0-9.]*:[0-9]*\).*/\1/p' "$WORK/server.log" | head -1)
-    [ -n "$URL" ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; die "pretnum serve exited"; }
-    sleep 0.1
-    i=$((i + 1))
-done
-[ -n "$URL" ] || die "pretnum serve did not say where it serves"
+URL=$(wait_for_url "$WORK/server.log" "$SERVER_PID") || die "the server did not start"
 BEARER=$(curl -sf -X POST "$URL/api/v1/session" -H 'Content-Type: application/json' \
     -d '{"library":"BENCH","card":"1","password":"bench password"}' | sed -n 's/.*"token":"\([^"]*\)".*/\1/p')
 [ -n "$BEARER" ] || die "sign-in failed"

@@ -16,6 +16,7 @@ set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+. "$ROOT/bench/lib.sh"
 N=${BENCH_TITLES:-1000000}
 REPEAT=${BENCH_REPEAT:-50}
 WARMUP=${BENCH_WARMUP:-3}
@@ -148,16 +149,7 @@ mkdir -p "$WORK/data"
 : >"$WORK/server.log"
 PRETNUM_DATABASE_URL=$CONN PRETNUM_PORT=0 PRETNUM_DATA_DIR=$WORK/data "$PRETNUM" serve 2>"$WORK/server.log" &
 SERVER_PID=$!
-URL=""
-i=0
-while [ $i -lt 300 ]; do
-    URL=$(sed -n 's/.*serving on \(http:\/\/[0-9.]*:[0-9]*\).*/\1/p' "$WORK/server.log" | head -1)
-    [ -n "$URL" ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; die "pretnum serve exited"; }
-    sleep 0.1
-    i=$((i + 1))
-done
-[ -n "$URL" ] || die "pretnum serve did not say where it serves"
+URL=$(wait_for_url "$WORK/server.log" "$SERVER_PID") || die "the server did not start"
 
 # ---- searches: name, q, kind, language, page
 : >"$WORK/queries"

@@ -110,9 +110,13 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *base = argv[1], *title = argv[3];
-    int n = atoi(argv[4]);
-    if (n < 1)
+    char *end;
+    long nl = strtol(argv[4], &end, 10);
+    if (*end || nl < 1 || nl > 1000000) {
+        fprintf(stderr, "stream_first: N is a whole number from 1 to 1000000\n");
         return 2;
+    }
+    int n = (int)nl;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     c = curl_easy_init();
     struct body b = {0};

@@ -25,6 +25,7 @@
 
 #include "pretnum/keys.h"
 #include "pretnum/loans.h"
+#include "pretnum/paseto.h"
 
 #define ACCESS_TTL_S 10
 #define ACCESS_SLOTS 4096 /* a power of two */
@@ -67,14 +68,19 @@ void srv_access_forget(struct srv *s)
     atomic_fetch_add(&s->access_gen, 1);
 }
 
-/* Parses a token's RFC 3339 "exp" claim (UTC, "Z") into seconds, or 0. */
-static time_t exp_of(const char *v)
+json_t *srv_token_claims(struct srv_req *r, const char *token, time_t now)
 {
-    struct tm tm = {0};
-    const char *end = v ? strptime(v, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-    if (!end)
-        return 0;
-    return timegm(&tm);
+    json_t *claims = NULL;
+    const char *code = "invalid_token";
+    pthread_rwlock_rdlock(&r->srv->keys_lock);
+    int rc = lend_token_verify(r->srv->keys, token, now, &claims, &code);
+    pthread_rwlock_unlock(&r->srv->keys_lock);
+    if (rc != 0) {
+        srv_reply_error(r, 401, !strcmp(code, "expired") ? "token_expired" : "invalid_token",
+                        "This link has expired or is not valid; open the title again from your loans.");
+        return NULL;
+    }
+    return claims;
 }
 
 int srv_loan_access(struct srv_req *r, const char *token, struct srv_access *out)
@@ -98,19 +104,15 @@ int srv_loan_access(struct srv_req *r, const char *token, struct srv_access *out
             return 0;
     }
 
-    json_t *claims = NULL;
-    const char *code = "invalid_token";
-    pthread_rwlock_rdlock(&s->keys_lock);
-    int rc = lend_token_verify(s->keys, token, now, &claims, &code);
-    pthread_rwlock_unlock(&s->keys_lock);
-    if (rc != 0) {
-        srv_reply_error(r, 401, !strcmp(code, "expired") ? "token_expired" : "invalid_token",
-                        "This link has expired or is not valid; open the title again from your loans.");
+    json_t *claims = srv_token_claims(r, token, now);
+    if (!claims)
         return -1;
-    }
     const char *loan = json_string_value(json_object_get(claims, "loan")),
                *title = json_string_value(json_object_get(claims, "title"));
-    time_t exp = exp_of(json_string_value(json_object_get(claims, "exp")));
+    time_t exp = 0;
+    const char *exp_s = json_string_value(json_object_get(claims, "exp"));
+    if (!exp_s || paseto_time_parse(exp_s, &exp) != 0)
+        exp = 0; /* verified, so never; then simply not remembered */
     memset(out, 0, sizeof *out);
     snprintf(out->loan, sizeof out->loan, "%s", loan ? loan : "");
     snprintf(out->title, sizeof out->title, "%s", title ? title : "");

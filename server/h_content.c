@@ -138,23 +138,6 @@ static void serve_resource(struct srv_req *r, struct srv_book *b, size_t item, c
                        "connect-src 'none'; form-action 'none'; frame-ancestors 'self'");
 }
 
-/* Verifies the token of the path; replies 401 and returns NULL when it does not hold. */
-static json_t *token_claims(struct srv_req *r)
-{
-    json_t *claims = NULL;
-    const char *code = "invalid_token";
-    pthread_rwlock_rdlock(&r->srv->keys_lock);
-    int rc = lend_token_verify(r->srv->keys, srv_param(r, "token"), time(NULL), &claims, &code);
-    pthread_rwlock_unlock(&r->srv->keys_lock);
-    if (rc != 0) {
-        srv_reply_error(r, 401, !strcmp(code, "expired") ? "token_expired" : "invalid_token",
-                        "This link has expired or is not valid; open the title again from your loans.");
-        return NULL;
-    }
-    arena_defer(r->arena, put_json, claims);
-    return claims;
-}
-
 static const char *claim(const json_t *claims, const char *name)
 {
     return json_string_value(json_object_get(claims, name));
@@ -244,9 +227,10 @@ static char *disposition(struct srv_req *r, const char *title)
 
 void h_download(struct srv_req *r)
 {
-    json_t *claims = token_claims(r);
+    json_t *claims = srv_token_claims(r, srv_param(r, "token"), time(NULL));
     if (!claims)
         return;
+    arena_defer(r->arena, put_json, claims);
     struct db *db = srv_db(r);
     if (!db)
         return;

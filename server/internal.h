@@ -209,6 +209,11 @@ void srv_access_free(struct srv_access_cache *c);
 /** Forgets every remembered access: a loan ended in this process. */
 void srv_access_forget(struct srv *s);
 /**
+ * The claims of a loan token that verifies at now (a new reference), or NULL having
+ * replied 401 invalid_token / token_expired.
+ */
+json_t *srv_token_claims(struct srv_req *r, const char *token, time_t now);
+/**
  * The active loan a content token opens. Returns 0 with *out filled, or -1 having replied
  * (401 invalid_token / token_expired, 403 loan_ended, 503 when the database is down).
  */

@@ -134,10 +134,9 @@ static char *borrow(const char *title, char loan[64])
 static char *resolve(const char *base, const char *uri)
 {
     const char *slash = strrchr(base, '/');
-    size_t n = (size_t)(slash - base) + 1;
-    char *out = malloc(n + strlen(uri) + 1);
-    memcpy(out, base, n);
-    strcpy(out + n, uri);
+    assert_non_null(slash);
+    char *out = NULL;
+    assert_true(asprintf(&out, "%.*s%s", (int)(slash - base) + 1, base, uri) > 0);
     return out;
 }
 
