@@ -188,7 +188,13 @@ json_t *lend_webpub_manifest(const struct epub_meta *m, const char *base, const 
     if (json_object_size(a11y))
         json_object_set(md, "accessibility", a11y);
     json_decref(a11y);
-    if (m->layout && !strcmp(m->layout, "pre-paginated"))
+    /* The EPUB profile tells a reading system to read this as an EPUB (Readium's
+     * navigator lays out fixed-layout books only then); layout is the profile's field,
+     * presentation.layout the older extension's, kept for the clients that read it. */
+    json_object_set_new(md, "conformsTo", json_string("https://readium.org/webpub-manifest/profiles/epub"));
+    bool fixed = m->layout && !strcmp(m->layout, "pre-paginated");
+    json_object_set_new(md, "layout", json_string(fixed ? "fixed" : "reflowable"));
+    if (fixed)
         json_object_set_new(md, "presentation", json_pack("{s:s}", "layout", "fixed"));
 
     json_t *links = json_array();
@@ -221,4 +227,30 @@ json_t *lend_webpub_manifest(const struct epub_meta *m, const char *base, const 
     if (out && m->n_toc)
         json_object_set_new(out, "toc", toc(base, m, m->toc, m->n_toc));
     return out;
+}
+
+json_t *lend_webpub_positions(const struct epub_meta *m, const char *base, const uint64_t *sizes)
+{
+    bool fixed = m->layout && !strcmp(m->layout, "pre-paginated");
+    uint64_t total = 0;
+    for (size_t i = 0; i < m->n_spine; i++) {
+        uint64_t n = fixed ? 1 : (sizes[i] + LEND_POSITION_BYTES - 1) / LEND_POSITION_BYTES;
+        total += n ? n : 1;
+    }
+    json_t *list = json_array();
+    uint64_t pos = 0;
+    for (size_t i = 0; i < m->n_spine && list; i++) {
+        uint64_t n = fixed ? 1 : (sizes[i] + LEND_POSITION_BYTES - 1) / LEND_POSITION_BYTES;
+        if (!n)
+            n = 1;
+        for (uint64_t k = 0; k < n; k++) {
+            json_t *l = link(base, m->spine[i].item);
+            json_object_set_new(l, "locations",
+                                json_pack("{s:f, s:I, s:f}", "progression", (double)k / (double)n, "position",
+                                          (json_int_t)(pos + 1), "totalProgression", (double)pos / (double)total));
+            json_array_append_new(list, l);
+            pos++;
+        }
+    }
+    return list ? json_pack("{s:I, s:o}", "total", (json_int_t)total, "positions", list) : NULL;
 }

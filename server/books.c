@@ -169,6 +169,11 @@ int srv_book_span(const struct srv_book *b, const char *name, uint64_t *offset, 
     return epub_entry_span(b->e, name, offset, size);
 }
 
+int srv_book_size(const struct srv_book *b, const char *name, uint64_t *size)
+{
+    return epub_entry_size(b->e, name, size);
+}
+
 void srv_bytes_put(struct srv_bytes *x)
 {
     if (x && atomic_fetch_sub(&x->refs, 1) == 1)

@@ -138,6 +138,33 @@ static void serve_resource(struct srv_req *r, struct srv_book *b, size_t item, c
                        "connect-src 'none'; form-action 'none'; frame-ancestors 'self'");
 }
 
+/* Readium's own address for the positions list. It is looked up before the book's
+ * entries, so a book with an entry of that very name would lose it to the list. */
+#define POSITIONS_PATH "~readium/positions"
+#define POSITIONS_TYPE "application/vnd.readium.position-list+json"
+
+static void serve_positions(struct srv_req *r, struct srv_book *b, const char *token)
+{
+    const struct epub_meta *m = srv_book_meta(b);
+    uint64_t *sizes = arena_alloc(r->arena, m->n_spine * sizeof *sizes);
+    if (!sizes) {
+        srv_reply_error(r, 503, "busy", "Try again shortly.");
+        return;
+    }
+    for (size_t i = 0; i < m->n_spine; i++)
+        if (!srv_book_size(b, m->spine[i].item->href, &sizes[i]))
+            sizes[i] = 0;
+    json_t *p = lend_webpub_positions(m, arena_printf(r->arena, "/content/%s/", token), sizes);
+    char *s = p ? json_dumps(p, JSON_COMPACT) : NULL;
+    json_decref(p);
+    if (!s) {
+        srv_reply_error(r, 500, "internal_error", "could not build the positions list");
+        return;
+    }
+    srv_reply_buffer(r, 200, POSITIONS_TYPE, s, strlen(s));
+    srv_add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "private, no-store");
+}
+
 static const char *claim(const json_t *claims, const char *name)
 {
     return json_string_value(json_object_get(claims, name));
@@ -189,10 +216,27 @@ void h_content(struct srv_req *r)
             srv_reply_error(r, 500, "internal_error", "could not build the manifest");
             return;
         }
+        /* The positions list, where a reading system finds its "page N of M". */
+        json_array_append_new(json_object_get(w, "links"),
+                              json_pack("{s:s, s:s}", "href", arena_printf(r->arena, "%s%s", base, POSITIONS_PATH),
+                                        "type", POSITIONS_TYPE));
         char *s = json_dumps(w, JSON_COMPACT);
         json_decref(w);
         srv_reply_buffer(r, 200, "application/webpub+json", s, s ? strlen(s) : 0);
         srv_add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "private, no-store");
+        return;
+    }
+    if (!strcmp(path, POSITIONS_PATH)) {
+        serve_positions(r, b, token);
+        return;
+    }
+    /* A book's scripts do not run in the portal's reader, which shows its pages in frames
+     * of the portal's origin: a page's inline scripts are stopped by the policy the frame
+     * inherits, its script files here (every current browser sends Sec-Fetch-Dest;
+     * Safari since 16.4). Reading apps, which ask without it, still get them. */
+    const char *dest = srv_header(r, "Sec-Fetch-Dest");
+    if (dest && (!strcmp(dest, "script") || strstr(dest, "worker") || strstr(dest, "worklet"))) {
+        srv_reply_error(r, 403, "book_scripts_blocked", "A book's scripts do not run in the web reader.");
         return;
     }
     /* Only what the package lists is served: never META-INF, never a path outside it. */

@@ -7,6 +7,7 @@
 #define PRETNUM_PUBLICATION_H
 
 #include <jansson.h>
+#include <stdint.h>
 
 struct epub_meta;
 
@@ -21,6 +22,19 @@ struct epub_meta;
  * Remote resources keep their URL. Returns a new reference, or NULL when out of memory.
  */
 json_t *lend_webpub_manifest(const struct epub_meta *m, const char *base, const char *self_href);
+
+/* Bytes of a reflowable resource per position, as Readium's own streamers count them. */
+#define LEND_POSITION_BYTES 1024
+
+/**
+ * The positions list (application/vnd.readium.position-list+json) that a reading system
+ * pages through and shows as "page N of M": one position per LEND_POSITION_BYTES of each
+ * reflowable resource of the reading order (at least one), one per resource in a fixed
+ * layout, each with its progression in the resource and through the book. sizes[i] is
+ * the uncompressed size of spine item i; hrefs are built as the manifest's are, so they
+ * match its readingOrder. Returns a new reference, or NULL when out of memory.
+ */
+json_t *lend_webpub_positions(const struct epub_meta *m, const char *base, const uint64_t *sizes);
 
 /** Percent-encodes an entry path for a URL path (keeps / and unreserved characters). */
 char *lend_path_encode(const char *path);

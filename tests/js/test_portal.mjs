@@ -3,125 +3,17 @@
 // reads an e-book, finds it in the account and returns it; staff add and suspend a
 // licence and watch the counts move. axe-core checks every page for WCAG 2.1 A/AA,
 // and screenshots at 1280 and 360 px are kept as artefacts. TAP on stdout.
-//
-// Environment (scripts/check.sh): PRETNUM_BIN, PRETNUM_TEST_PG, PRETNUM_CORPUS;
-// PRETNUM_ARTEFACTS (default build/artefacts) receives portal/*.png.
-import { spawn, execFileSync } from 'node:child_process';
+// (The reader's own tests are in test_reader.mjs; the shared harness in portal_fixture.mjs.)
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { CORPUS, axe, is, needDatabase, ok, portal, ready, shot } from './portal_fixture.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../..');
-const BIN = process.env.PRETNUM_BIN || path.join(root, 'build/san/pretnum');
-const PG = process.env.PRETNUM_TEST_PG;
-const CORPUS = process.env.PRETNUM_CORPUS || path.join(root, '../shared/corpus');
-const ART = path.join(process.env.PRETNUM_ARTEFACTS || path.join(root, 'build/artefacts'), 'portal');
-const AXE = fs.readFileSync(path.join(here, 'node_modules/axe-core/axe.min.js'), 'utf8');
-
-let n = 0;
-let failures = 0;
-function ok(cond, desc, diag) {
-  n++;
-  if (cond) {
-    console.log(`ok ${n} - ${desc}`);
-  } else {
-    failures++;
-    console.log(`not ok ${n} - ${desc}`);
-    if (diag) console.log(String(diag).split('\n').map((l) => `#   ${l}`).join('\n'));
-  }
-}
-const is = (got, want, desc) => ok(got === want, desc, `got:  ${JSON.stringify(got)}\nwant: ${JSON.stringify(want)}`);
-
-if (!PG) {
-  console.log('1..0 # SKIP PRETNUM_TEST_PG is not set: run through make check');
-  process.exit(0);
-}
-
-const db = `portal_js_${process.pid}`;
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pretnum-portal-js-'));
-const env = { ...process.env, PRETNUM_DATABASE_URL: `${PG} dbname=${db}`, PRETNUM_DATA_DIR: path.join(tmp, 'data') };
-const psql = (dbname, sql) => execFileSync('psql', ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', `${PG} dbname=${dbname}`, '-c', sql],
-  { encoding: 'utf8' }).trim();
-const cli = (args, input) => execFileSync(BIN, args, { env, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] }).trim();
-
-let server = null;
-let browser = null;
-const problems = [];
-const serverLog = [];
-
-async function startServer() {
-  server = spawn(BIN, ['serve'], {
-    env: { ...env, PRETNUM_PORT: '0', PRETNUM_WEB_DIR: path.join(root, 'web'), PRETNUM_DEMO: '0' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${buf}`)), 30000);
-    server.stderr.setEncoding('utf8');
-    // Read the log to the end, or the server blocks on a full pipe.
-    server.stderr.on('data', (chunk) => {
-      buf += chunk;
-      serverLog.push(chunk);
-      const m = buf.match(/serving on http:\/\/[0-9.]+:(\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    server.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${buf}`)));
-  });
-}
-
-async function cleanup() {
-  if (browser) await browser.close().catch(() => {});
-  if (server && server.exitCode === null) {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
-  }
-  try { psql('postgres', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`); } catch { /* already gone */ }
-  fs.rmSync(tmp, { recursive: true, force: true });
-}
-
-// axe-core runs through the DevTools protocol rather than a <script> tag, which the
-// portal's Content-Security-Policy would (rightly) refuse. Book pages in the reader's
-// frame are the publisher's, in an opaque origin: axe checks the portal around them.
-async function axe(page, name) {
-  await page.evaluate(`${AXE}\n;0`);
-  const res = await page.evaluate(() => window.axe.run(document, {
-    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-    iframes: false,
-    resultTypes: ['violations'],
-  }));
-  const v = res.violations;
-  ok(v.length === 0, `axe: no WCAG 2.1 A/AA violation on ${name}`,
-    v.map((x) => `${x.id}: ${x.help}\n  ${x.nodes.slice(0, 3).map((nd) => nd.target.join(' ')).join('\n  ')}`).join('\n'));
-}
-
-async function shot(page, name) {
-  for (const width of [1280, 360]) {
-    await page.setViewportSize({ width, height: width === 360 ? 740 : 900 });
-    await page.waitForTimeout(150);
-    await page.screenshot({ path: path.join(ART, `${name}-${width}.png`), fullPage: true });
-    if (width === 360) {
-      // Nothing wider than the screen: no sideways scrolling on a phone (WCAG 1.4.10).
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-      ok(overflow <= 0, `${name} fits a 360-px screen`, `overflows by ${overflow}px`);
-    }
-  }
-  await page.setViewportSize({ width: 1280, height: 900 });
-}
-
-// The portal marks <main aria-busy="true"> from the moment it starts drawing a page.
-async function ready(page) {
-  await page.waitForSelector('main[aria-busy=false] h1');
-}
+needDatabase();
+const P = portal('portal_js');
+const { cli, tmp, problems } = P;
 
 async function main() {
-  fs.mkdirSync(ART, { recursive: true });
-  psql('postgres', `CREATE DATABASE ${db} TEMPLATE pretnum_tmpl`);
   const book = cli(['import', path.join(CORPUS, 'epub/valid/idpf-childrens-literature.epub')]);
   const other = cli(['import', path.join(CORPUS, 'epub/valid/idpf-wasteland-otf-obf.epub')]);
   const film = cli(['import', path.join(CORPUS, 'media/valid/h264-aac-publicdomain-sample.mp4'), '--title', 'Film du domaine public']);
@@ -144,22 +36,8 @@ async function main() {
   cli(['licence', 'add', '--title', longFilm, '--consortium', consortium, '--concurrency', '1']);
   cli(['licence', 'add', '--title', music, '--consortium', consortium, '--concurrency', '1']);
 
-  const port = await startServer();
-  const base = `http://127.0.0.1:${port}`;
-  const profile = path.join(tmp, 'chromium');
-  browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
-    locale: 'fr-FR',
-  });
-  const page = browser.pages()[0] || await browser.newPage();
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (/Content Security Policy|Refused to/.test(m.text())) problems.push(`CSP: ${m.text()}`);
-  });
+  const page = await P.serve();
+  const base = P.base;
 
   // ---- anonymous: home, search, title ----
   await page.goto(base);
@@ -249,76 +127,21 @@ async function main() {
   const dueDays = (new Date(loans.items[0].due) - new Date(loans.items[0].started)) / 86400000;
   is(Math.round(dueDays), 7, 'the chosen loan length is used');
 
-  // ---- reader ----
+  // ---- reader (in depth: test_reader.mjs) ----
   await page.getByRole('link', { name: 'Lire', exact: true }).click();
   await page.waitForURL(/\/read\//);
   await ready(page);
-  const frame = page.frameLocator('iframe.book-frame');
-  await frame.locator('body').waitFor();
+  await page.waitForFunction(() => /^Page \d+ sur \d+$/.test(document.querySelector('.where').textContent));
   const positionText = await page.locator('.where').innerText();
-  ok(/^Partie 1 sur \d+$/.test(positionText), 'the reader shows where we are', positionText);
-  const parts = Number(positionText.split(' ').pop());
-  ok(parts > 2, 'the reading order has several parts', parts);
-  const frameUrl = () => page.frames().find((f) => f !== page.mainFrame() && f.url().includes('/content/'))?.url() || '';
-  const firstUrl = frameUrl();
+  ok(/^Page 1 sur \d+$/.test(positionText), 'the reader opens the book at its first page', positionText);
   await page.getByRole('button', { name: 'Suivant', exact: true }).click();
-  await page.waitForFunction((u) => {
-    const f = document.querySelector('iframe.book-frame');
-    return f && f.src !== u;
-  }, firstUrl);
-  await frame.locator('body').waitFor();
-  await page.waitForTimeout(300);
-  is(await page.locator('.where').innerText(), `Partie 2 sur ${parts}`, 'next moves to the next part');
-  let text = '';
-  for (let i = 0; i < parts && text.length < 200; i++) {
-    text = (await frame.locator('body').innerText()).trim();
-    if (text.length < 200) {
-      await page.getByRole('button', { name: 'Suivant', exact: true }).click();
-      await page.waitForTimeout(400);
-    }
-  }
-  ok(text.length >= 200, 'the reader shows the book\'s text', text.slice(0, 120));
-  ok(frameUrl().includes('/content/'), 'book pages come from the loan\'s content link');
-  await page.getByRole('button', { name: 'Texte plus grand' }).click();
-  is(await page.locator('.reader-bar .size').innerText(), 'Taille du texte : 110 %', 'the text size grows');
-  await page.getByRole('button', { name: 'Précédent', exact: true }).click();
-  await page.waitForTimeout(300);
-  const remembered = await page.locator('.where').innerText();
+  await page.waitForFunction(() => document.querySelector('.where').textContent.startsWith('Page 2 '));
+  ok(true, 'next turns the page');
+  const shown = await page.evaluate(() => [...document.querySelectorAll('.reader-pages iframe')]
+    .filter((f) => f.style.visibility !== 'hidden').map((f) => f.contentDocument.body.innerText).join(' ').trim());
+  ok(shown.length > 0, 'the page shows the book\'s text', shown.slice(0, 120));
   await axe(page, 'reader');
   await shot(page, 'reader');
-  // The page's clock is ours from here: fourteen minutes pass in a moment.
-  await page.clock.install();
-  await page.reload();
-  await ready(page);
-  is(await page.locator('.where').innerText(), remembered, 'the reader remembers the position');
-  const tokenOf = (u) => (u.match(/\/content\/([^/]+)\//) || [])[1];
-  await frame.locator('body').waitFor();
-  const oldToken = tokenOf(await page.locator('iframe.book-frame').getAttribute('src'));
-  const refreshed = page.waitForResponse((r) => /\/api\/v1\/loans\/[^/]+\/token$/.test(r.url()));
-  // Tokens are stamped to the second: let one pass, or the fresh token is the same.
-  await new Promise((r) => setTimeout(r, 1100));
-  await page.clock.fastForward('14:30');
-  const tokenResponse = await refreshed;
-  is(tokenResponse.status(), 200, 'the reader asks for a fresh token before the old one expires');
-  const fresh = (await tokenResponse.json()).token;
-  await tokenResponse.finished();
-  await page.waitForTimeout(200); // the page takes the answer in
-  await page.getByRole('button', { name: 'Suivant', exact: true }).click();
-  await page.waitForFunction((tok) => document.querySelector('iframe.book-frame').src.includes(tok), fresh, { timeout: 5000 })
-    .catch(() => {});
-  const newToken = tokenOf(await page.locator('iframe.book-frame').getAttribute('src'));
-  ok(newToken === fresh && newToken !== oldToken, 'the next part is loaded with the fresh token',
-    `new is old: ${newToken === oldToken}; new is fresh: ${newToken === fresh}; fresh is old: ${fresh === oldToken}; ${newToken && newToken.length}`);
-  await frame.locator('body').waitFor();
-  ok((await frame.locator('body').innerText()).trim().length > 0, 'and shows its text');
-  await page.getByRole('button', { name: 'Précédent', exact: true }).click();
-  await page.waitForTimeout(300);
-  if (await page.locator('summary', { hasText: 'Table des matières' }).count()) {
-    await page.locator('summary', { hasText: 'Table des matières' }).click();
-    ok(await page.locator('.toc a').count() > 0, 'the table of contents lists the book\'s parts');
-  } else {
-    ok(false, 'the reader has a table of contents');
-  }
 
   // ---- borrow a film ----
   await page.goto(`${base}/titles/${film}`);
@@ -361,6 +184,8 @@ async function main() {
   const seen = new Set();
   const onStream = (r) => { if (r.url().includes('/stream/')) seen.add(streamToken(r.url())); };
   page.on('request', onStream);
+  // The page's clock is ours from here: fourteen minutes pass in a moment.
+  await page.clock.install();
   await page.goto(`${base}/titles/${longFilm}`);
   await ready(page);
   await page.getByRole('button', { name: 'Emprunter', exact: true }).click();
@@ -555,12 +380,4 @@ async function main() {
   ok(problems.length === 0, 'no script error and no Content-Security-Policy violation', problems.join('\n'));
 }
 
-try {
-  await main();
-} catch (e) {
-  ok(false, `the journey ran to its end: ${e.message.split('\n')[0]}`, `${e.stack}\n${problems.join('\n')}\n--- server log (tail) ---\n${serverLog.join('').split('\n').slice(-30).join('\n')}`);
-} finally {
-  await cleanup();
-}
-console.log(`1..${n}`);
-process.exit(failures ? 1 : 0);
+await P.run(main);

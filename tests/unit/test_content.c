@@ -249,6 +249,62 @@ static void test_ended_elsewhere_stops_soon(void **state)
     free(read);
 }
 
+/* The positions list the manifest links to, and a book's script files refused to the
+ * frames of the portal's reader (Sec-Fetch-Dest) while its pages and styles are sent. */
+static void test_positions_and_scripts(void **state)
+{
+    (void)state;
+    int b = 6; /* the fixed-layout book: pages with scripts */
+    char loan[64];
+    char *read = read_link(b, loan);
+    struct t_resp r;
+    assert_int_equal(t_http(&r, fx.port, "GET", read, NULL, NULL), 200);
+    json_t *links = json_object_get(r.json, "links"), *l, *order = json_object_get(r.json, "readingOrder");
+    size_t i, n_order = json_array_size(order);
+    char *positions = NULL;
+    json_array_foreach(links, i, l)
+        if (!strcmp(json_string_value(json_object_get(l, "type")), "application/vnd.readium.position-list+json"))
+            positions = strdup(json_string_value(json_object_get(l, "href")));
+    json_incref(order);
+    t_resp_free(&r);
+    assert_non_null(positions);
+    assert_int_equal(t_http(&r, fx.port, "GET", positions, NULL, NULL), 200);
+    assert_string_equal(t_resp_header(&r, "Content-Type"), "application/vnd.readium.position-list+json");
+    /* A fixed layout: one position a page, in the reading order. */
+    assert_int_equal(json_integer_value(json_object_get(r.json, "total")), n_order);
+    json_array_foreach(json_object_get(r.json, "positions"), i, l)
+        assert_string_equal(json_string_value(json_object_get(l, "href")),
+                            json_string_value(json_object_get(json_array_get(order, i), "href")));
+    t_resp_free(&r);
+    json_decref(order);
+
+    char *base = strdup(read);
+    *strstr(base, "manifest.json") = 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%sscripts/rso.js", base);
+    assert_int_equal(t_http(&r, fx.port, "GET", path, NULL, NULL), 200); /* for reading apps */
+    t_resp_free(&r);
+    const char *dests[] = {"script", "worker", "serviceworker", "audioworklet"};
+    for (size_t k = 0; k < sizeof dests / sizeof *dests; k++) {
+        char h[64];
+        snprintf(h, sizeof h, "Sec-Fetch-Dest: %s", dests[k]);
+        const char *hdr[] = {h, NULL};
+        assert_int_equal(t_http(&r, fx.port, "GET", path, NULL, hdr), 403);
+        assert_string_equal(t_err_code(&r), "book_scripts_blocked");
+        t_resp_free(&r);
+    }
+    const char *doc[] = {"Sec-Fetch-Dest: document", NULL}, *css[] = {"Sec-Fetch-Dest: style", NULL};
+    snprintf(path, sizeof path, "%sxhtml/scripting-005.xhtml", base);
+    assert_int_equal(t_http(&r, fx.port, "GET", path, NULL, doc), 200);
+    t_resp_free(&r);
+    snprintf(path, sizeof path, "%scss/base.css", base);
+    assert_int_equal(t_http(&r, fx.port, "GET", path, NULL, css), 200);
+    t_resp_free(&r);
+    free(base);
+    free(positions);
+    free(read);
+}
+
 int main(void)
 {
     t_init();
@@ -256,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_every_book_reads),
         cmocka_unit_test(test_ranges_validators_sandbox),
         cmocka_unit_test(test_stored_entries_sent_from_file),
+        cmocka_unit_test(test_positions_and_scripts),
         cmocka_unit_test(test_ended_elsewhere_stops_soon),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

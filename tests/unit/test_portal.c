@@ -108,9 +108,16 @@ static void assert_policy(const struct t_resp *r)
     const char *csp = t_resp_header(r, "Content-Security-Policy");
     assert_non_null(csp);
     assert_non_null(strstr(csp, "default-src 'self'"));
-    assert_non_null(strstr(csp, "script-src 'self';"));
-    assert_non_null(strstr(csp, "frame-ancestors 'none'"));
-    assert_null(strstr(csp, "unsafe-inline"));
+    /* Scripts: this origin and blob: (the reader's pages and their helpers), never inline
+     * and never eval; inline styles only, for books. */
+    assert_non_null(strstr(csp, "script-src 'self' blob:;"));
+    assert_non_null(strstr(csp, "style-src 'self' blob: 'unsafe-inline';"));
+    assert_non_null(strstr(csp, "frame-ancestors 'self'"));
+    assert_non_null(strstr(csp, "object-src 'none'"));
+    assert_non_null(strstr(csp, "base-uri 'self'"));
+    const char *inl = strstr(csp, "unsafe-inline");
+    assert_non_null(inl);
+    assert_null(strstr(inl + 1, "unsafe-inline"));
     assert_null(strstr(csp, "unsafe-eval"));
     assert_string_equal(t_resp_header(r, "X-Content-Type-Options"), "nosniff");
     assert_string_equal(t_resp_header(r, "Referrer-Policy"), "no-referrer");

@@ -1,9 +1,19 @@
-// The e-book reader, on the book's Web Publication Manifest (links.read). Each resource
-// of the reading order is shown in a frame that loads it straight from /content/, where
-// the server sandboxes it into an opaque origin: the book's own styles and scripts run,
-// but nothing in it can reach the portal's session. Text size scales the frame (its
-// page reflows to a narrower viewport, then is enlarged), since an opaque frame cannot
-// take an injected stylesheet.
+// The e-book reader: Readium's navigator (@readium/navigator, pinned in
+// web/package-lock.json) on the book's Web Publication Manifest (links.read) and its
+// positions list. It paginates reflowable books in columns with Readium CSS, lays out
+// fixed-layout ones page by page (spreads where they fit), follows links inside the book
+// and finds the text of a remembered position again.
+//
+// The navigator shows each page as a blob: document in a frame of this origin. That frame
+// inherits the portal's Content-Security-Policy, so the book's inline scripts and event
+// attributes never run, and /content/ refuses to send its script files to a frame; the
+// book can reach nothing of the portal's.
+//
+// The token lives only in the base URL: the manifest's hrefs are made relative to it, so
+// when keepFresh() brings a new token the base changes and the next pages built load with
+// it (the navigator rebuilds its pages when the base changes).
+import { EpubNavigator, EpubPreferences } from '/vendor/readium/navigator.js';
+import { HttpFetcher, Link, Locator, Manifest, Publication } from '/vendor/readium/shared.js';
 import { get } from './api.js';
 import { h, clear, announce } from './dom.js';
 import { t } from './i18n.js';
@@ -11,12 +21,34 @@ import { keepFresh } from './token.js';
 import { onLeave } from './app.js';
 
 const SCALES = [0.8, 0.9, 1, 1.1, 1.25, 1.5, 1.75, 2];
+const POSITIONS = 'application/vnd.readium.position-list+json';
 
 function load(key) {
   try { return JSON.parse(localStorage.getItem(key) || '{}'); } catch { return {}; }
 }
 function save(key, v) {
   try { localStorage.setItem(key, JSON.stringify(v)); } catch { /* private mode */ }
+}
+
+// Every href under /content/TOKEN/ becomes relative to that directory.
+function relativize(doc, prefix) {
+  const walk = (v) => {
+    if (Array.isArray(v)) { v.forEach(walk); return; }
+    if (!v || typeof v !== 'object') return;
+    if (typeof v.href === 'string') {
+      const u = new URL(v.href, location.href);
+      if (u.origin === location.origin && u.pathname.startsWith(prefix)) {
+        v.href = u.pathname.slice(prefix.length) + u.search + u.hash;
+      }
+    }
+    for (const k of ['links', 'readingOrder', 'resources', 'toc', 'children', 'positions', 'alternate']) walk(v[k]);
+  };
+  walk(doc);
+  return doc;
+}
+
+function hrefPath(href) {
+  return href.split('#')[0];
 }
 
 export async function reader(loanId) {
@@ -27,92 +59,127 @@ export async function reader(loanId) {
       h('p', null, h('a', { href: '/account' }, t('reader.back'))));
     return;
   }
-  const res = await fetch(loan.links.read, { credentials: 'omit' });
-  if (!res.ok) throw new Error(t('reader.ended'));
-  const manifest = await res.json();
-
-  // hrefs are /content/TOKEN/path: keep the path, put the current token in front.
   let token = loan.token;
-  const prefix = () => `/content/${token}/`;
-  const rel = (href) => {
-    const u = new URL(href, new URL(loan.links.read, location.href));
-    const p = u.pathname;
-    const i = p.indexOf('/', '/content/'.length);
-    return decodeURI(p.slice(i + 1)) + u.hash;
-  };
-  const spine = (manifest.readingOrder || []).map((l) => ({ path: rel(l.href), title: l.title }));
-  const toc = [];
-  const walk = (items, depth) => {
-    for (const it of items || []) {
-      toc.push({ path: rel(it.href), title: it.title || it.href, depth });
-      walk(it.children, depth + 1);
+  const dir = () => new URL(`/content/${token}/`, location.href).href;
+  const omit = (url, init) => fetch(url, { ...init, credentials: 'omit' });
+  const prefix = new URL(loan.links.read, location.href).pathname.replace(/[^/]*$/, '');
+
+  const res = await omit(loan.links.read);
+  if (!res.ok) throw new Error(t('reader.ended'));
+  const raw = relativize(await res.json(), prefix);
+  const posLink = (raw.links || []).find((l) => l.type === POSITIONS);
+  let positions = [];
+  if (posLink) {
+    const pr = await omit(new URL(posLink.href, dir()).href);
+    if (pr.ok) {
+      const list = relativize(await pr.json(), prefix);
+      positions = (list.positions || []).map((p) => Locator.deserialize(p)).filter(Boolean);
     }
-  };
-  walk(manifest.toc, 0);
-  if (!spine.length) throw new Error(t('reader.ended'));
+  }
+  raw.links = (raw.links || []).filter((l) => !(l.rel === 'self' || (Array.isArray(l.rel) && l.rel.includes('self'))));
+  const manifest = Manifest.deserialize(raw);
+  if (!manifest || !manifest.readingOrder.items.length) throw new Error(t('reader.ended'));
+  manifest.setSelfLink(`${dir()}manifest.json`);
+  const fetcher = new HttpFetcher(omit, dir());
+  const pub = new Publication({ manifest, fetcher });
+  // Without a list (a server that has none), one position per resource of the reading order.
+  if (!positions.length) {
+    positions = manifest.readingOrder.items.map((l, i) => Locator.deserialize({
+      href: l.href, type: l.type || 'application/xhtml+xml', locations: { position: i + 1, progression: 0 } }));
+  }
+  const total = positions.length;
 
   const key = `pretnum.reader.${loan.title_id}`;
   const saved = load(key);
-  let index = Number.isInteger(saved.index) && saved.index < spine.length ? saved.index : 0;
   let scale = SCALES.includes(saved.scale) ? saved.scale : 1;
-  const title = (manifest.metadata && manifest.metadata.title) || loan.title;
+  let initial;
+  // A remembered locator is taken back only if its position is still in the list for the
+  // same resource (a new edition of the book has other positions): else its resource's start.
+  if (saved.locator) {
+    const l = Locator.deserialize(saved.locator);
+    const href = l && hrefPath(l.href);
+    const same = l && positions.find((p) => p.href === href && p.locations.position === l.locations.position);
+    initial = same ? l : positions.find((p) => p.href === href);
+  }
+  const title = (raw.metadata && raw.metadata.title) || loan.title;
+  const fixed = raw.metadata && raw.metadata.layout === 'fixed';
 
-  const frame = h('iframe', { class: 'book-frame', title: t('reader.frame', { title }),
-    sandbox: 'allow-scripts allow-popups', referrerpolicy: 'no-referrer' });
+  const toc = [];
+  const walk = (items, depth) => {
+    for (const it of items || []) {
+      toc.push({ href: it.href, title: it.title || it.href, depth });
+      walk(it.children, depth + 1);
+    }
+  };
+  walk(raw.toc, 0);
+
   const where = h('p', { class: 'where', 'aria-live': 'polite' });
   const sizeText = h('span', { class: 'size' });
-  const prev = h('button', { type: 'button', onclick: () => go(index - 1) }, h('span', { 'aria-hidden': 'true' }, '← '), t('reader.prev'));
-  const next = h('button', { type: 'button', onclick: () => go(index + 1) }, t('reader.next'), h('span', { 'aria-hidden': 'true' }, ' →'));
+  const prev = h('button', { type: 'button', onclick: () => turn(-1) }, h('span', { 'aria-hidden': 'true' }, '← '), t('reader.prev'));
+  const next = h('button', { type: 'button', onclick: () => turn(1) }, t('reader.next'), h('span', { 'aria-hidden': 'true' }, ' →'));
   const smaller = h('button', { type: 'button', onclick: () => zoom(-1) },
     h('span', { 'aria-hidden': 'true' }, 'A−'), h('span', { class: 'visually-hidden' }, t('reader.smaller')));
   const larger = h('button', { type: 'button', onclick: () => zoom(1) },
     h('span', { 'aria-hidden': 'true' }, 'A+'), h('span', { class: 'visually-hidden' }, t('reader.larger')));
-  const stage = h('div', { class: 'reader-stage' }, frame);
+  const container = h('div', { class: 'reader-pages' });
+  const stage = h('div', { class: 'reader-stage', role: 'region', 'aria-label': t('reader.frame', { title }) }, container);
 
-  const tocList = h('ol', { class: 'toc' }, toc.map((e) => h('li', { class: `depth-${Math.min(e.depth, 3)}` },
-    h('a', { href: '#', 'data-path': e.path, onclick: (ev) => {
-      ev.preventDefault();
-      const base = e.path.split('#')[0];
-      const i = spine.findIndex((s) => s.path.split('#')[0] === base);
-      if (i >= 0) go(i, e.path);
-      ev.target.closest('details').open = false;
-      frame.focus();
-    } }, e.title))));
+  let nav = null;
+  let current = null;
+  const frameTitle = t('reader.frame', { title });
+  // The navigator makes the frames; each gets a title for screen readers.
+  const titleFrames = () => container.querySelectorAll('iframe').forEach((f) => {
+    if (f.title !== frameTitle) f.title = frameTitle;
+  });
+  new MutationObserver(titleFrames).observe(container, { childList: true, subtree: true });
 
-  function show(path) {
-    frame.src = prefix() + encodeURI(path);
-  }
   function update() {
-    prev.disabled = index === 0;
-    next.disabled = index === spine.length - 1;
-    where.textContent = t('reader.position', { i: index + 1, n: spine.length });
+    if (!nav) return;
+    prev.disabled = !nav.canGoBackward;
+    next.disabled = !nav.canGoForward;
+    const n = current && current.locations && current.locations.position;
+    where.textContent = n && total ? t('reader.page', { i: n, n: total }) : '';
     sizeText.textContent = t('reader.size', { n: Math.round(scale * 100) });
     smaller.disabled = scale === SCALES[0];
     larger.disabled = scale === SCALES[SCALES.length - 1];
-    stage.style.setProperty('--scale', String(scale));
-    save(key, { index, scale });
   }
-  function go(i, path) {
-    if (i < 0 || i >= spine.length) return;
-    index = i;
-    show(path || spine[i].path);
-    update();
+  function remember() {
+    save(key, { scale, locator: current ? current.serialize() : undefined });
   }
-  function zoom(d) {
+  function turn(d) {
+    if (!nav) return;
+    const done = () => update();
+    if (d > 0) nav.goForward(false, done); else nav.goBackward(false, done);
+  }
+  async function zoom(d) {
     const k = SCALES.indexOf(scale) + d;
-    if (k < 0 || k >= SCALES.length) return;
+    if (k < 0 || k >= SCALES.length || !nav) return;
     scale = SCALES[k];
+    await nav.submitPreferences(new EpubPreferences({ fontSize: scale }));
     update();
+    remember();
     announce(sizeText.textContent);
   }
-  const onKey = (ev) => {
-    if (ev.target.closest('input, select, textarea') || ev.altKey || ev.ctrlKey || ev.metaKey) return;
-    if (ev.key === 'ArrowRight' && !next.disabled) go(index + 1);
-    else if (ev.key === 'ArrowLeft' && !prev.disabled) go(index - 1);
-  };
-  document.addEventListener('keydown', onKey);
-  onLeave(() => document.removeEventListener('keydown', onKey));
-  onLeave(keepFresh(loan, (fresh) => { token = fresh; }));
+  function goTo(href) {
+    if (!nav) return;
+    nav.goLink(new Link({ href }), false, () => update());
+  }
+
+  const tocList = h('ol', { class: 'toc' }, toc.map((e) => h('li', { class: `depth-${Math.min(e.depth, 3)}` },
+    h('a', { href: '#', 'data-href': e.href, onclick: (ev) => {
+      ev.preventDefault();
+      goTo(e.href);
+      ev.target.closest('details').open = false;
+      stage.focus();
+    } }, e.title))));
+  stage.tabIndex = -1;
+
+  onLeave(keepFresh(loan, (fresh) => {
+    token = fresh;
+    fetcher.baseUrl = dir();
+    manifest.setSelfLink(`${dir()}manifest.json`);
+  }));
+  onLeave(() => { if (nav) nav.destroy(); nav = null; });
 
   clear(main,
     h('div', { class: 'reader' },
@@ -122,8 +189,42 @@ export async function reader(loanId) {
       h('nav', { class: 'reader-bar', 'aria-label': t('reader.toc') },
         toc.length ? h('details', { class: 'toc-box' }, h('summary', null, t('reader.toc')), tocList) : null,
         h('div', { class: 'group' }, prev, where, next),
-        h('div', { class: 'group' }, smaller, sizeText, larger)),
+        // A fixed-layout page is drawn as its designer set it: no text size.
+        fixed ? null : h('div', { class: 'group' }, smaller, sizeText, larger)),
       stage));
-  show(spine[index].path);
+
+  const listeners = {
+    positionChanged(locator) {
+      current = locator;
+      update();
+      remember();
+    },
+    frameLoaded() { titleFrames(); },
+    // A link out of the book opens in a new tab, without the page's address as referrer.
+    handleLocator(locator) {
+      const href = locator.href || '';
+      if (/^https?:/i.test(href)) {
+        window.open(href, '_blank', 'noopener,noreferrer');
+        return true;
+      }
+      return false;
+    },
+    // The keys below, caught by the navigator in the portal and in the book's frames.
+    peripheral(p) {
+      if (!nav || !p) return;
+      const done = () => update();
+      if (p.type === 'page_left') nav.goLeft(false, done);
+      else if (p.type === 'page_right') nav.goRight(false, done);
+      else if (p.type === 'page_back') nav.goBackward(false, done);
+      else if (p.type === 'page_forward') nav.goForward(false, done);
+    },
+  };
+  // Left and right arrows turn the page the way the book reads (right to left too); Page
+  // Up and Page Down go back and forward. Never with a modifier: Alt+Left stays "back".
+  const combo = (type, keyCode) => ({ type, keyCombos: [{ keyCode, ctrl: false, alt: false, meta: false, shift: false }] });
+  const keyboardPeripherals = [combo('page_left', 37), combo('page_right', 39), combo('page_back', 33), combo('page_forward', 34)];
+  nav = new EpubNavigator(container, pub, listeners, positions, initial,
+    { preferences: { fontSize: scale }, defaults: {}, keyboardPeripherals });
+  await nav.load();
   update();
 }

@@ -1,0 +1,217 @@
+// The e-book reader (web/assets/reader.js, Readium's navigator) in Debian's chromium:
+// pages turned by button and keyboard against the server's positions list, the table of
+// contents, text size applied inside the book, the position remembered, links inside a
+// book followed, the token refreshed under a long reading session, a fixed-layout book,
+// a book's scripts kept from running, an ended loan. TAP on stdout.
+import fs from 'node:fs';
+import path from 'node:path';
+import { CORPUS, root, axe, is, needDatabase, ok, portal, ready, shot } from './portal_fixture.mjs';
+
+needDatabase();
+const P = portal('reader_js');
+const { cli } = P;
+
+// The text of the book's pages on show (the navigator's frames are of this origin).
+const shownText = (page) => page.evaluate(() => [...document.querySelectorAll('.reader-pages iframe')]
+  .filter((f) => f.style.visibility !== 'hidden' && f.contentDocument && f.contentDocument.body)
+  .map((f) => f.contentDocument.body.innerText).join('\n').trim());
+const where = (page) => page.locator('.where').innerText();
+const pageNumber = async (page) => Number(((await where(page)).match(/^Page (\d+) sur/) || [])[1]);
+// Waits until the page number is exactly eq, or above gt.
+async function waitPage(page, { eq, gt }) {
+  await page.waitForFunction(([e, g]) => {
+    const m = (document.querySelector('.where') || {}).textContent?.match(/^Page (\d+) sur (\d+)$/);
+    return m && (e === undefined || Number(m[1]) === e) && (g === undefined || Number(m[1]) > g);
+  }, [eq, gt]);
+}
+
+async function main() {
+  const book = cli(['import', path.join(CORPUS, 'epub/valid/idpf-childrens-literature.epub')]);
+  const fxl = cli(['import', path.join(CORPUS, 'epub/valid/readium-SmokeTestFXL.epub')]);
+  const consortium = cli(['consortium', 'add', 'Réseau des lecteurs']);
+  cli(['library', 'add', '--consortium', consortium, '--code', 'LIRE', 'Médiathèque de lecture']);
+  cli(['patron', 'add', '--library', 'LIRE', '--card', '77', '--name', 'Camille Liseuse'], 'tourner-les-pages\n');
+  for (const t of [book, fxl]) cli(['licence', 'add', '--title', t, '--consortium', consortium, '--concurrency', '2']);
+
+  const page = await P.serve();
+  const base = P.base;
+  const contentRequests = [];
+  page.on('response', (r) => {
+    if (r.url().includes('/content/')) contentRequests.push({ url: r.url(), status: r.status() });
+  });
+  await page.goto(base);
+  const api = (method, url, body) => page.evaluate(async ([m, u, b]) => {
+    const c = (document.cookie.match(/(?:^|;\s*)pretnum_csrf=([^;]+)/) || [])[1] || '';
+    const r = await fetch(u, { method: m, headers: { 'content-type': 'application/json', 'X-CSRF-Token': c },
+      body: b ? JSON.stringify(b) : undefined });
+    return { status: r.status, body: await r.json().catch(() => null) };
+  }, [method, url, body]);
+  is((await api('POST', '/api/v1/session', { library: 'LIRE', card: '77', password: 'tourner-les-pages' })).status, 201,
+    'the patron signs in');
+  const loan = (await api('POST', '/api/v1/loans', { title_id: book })).body.loan;
+  const fxlLoan = (await api('POST', '/api/v1/loans', { title_id: fxl })).body.loan;
+  ok(loan && fxlLoan, 'and borrows a reflowable and a fixed-layout book');
+
+  // ---- the navigator's files: its translations are modules it imports next to itself ----
+  const nav = fs.readFileSync(path.join(root, 'web/node_modules/@readium/navigator/dist/index.js'), 'utf8');
+  const chunks = [...nav.matchAll(/import\("\.\/([^"]+\.js)"\)/g)].map((m) => m[1]);
+  const served = await Promise.all(['navigator.js', 'shared.js', ...chunks]
+    .map(async (f) => [f, (await fetch(`${base}/vendor/readium/${f}`)).status]));
+  ok(chunks.length > 0 && served.every(([, st]) => st === 200), 'every file of the navigator is served from /vendor/readium/',
+    served.filter(([, st]) => st !== 200).map(([f, st]) => `${st} ${f}`).join('\n'));
+
+  // ---- the positions list the reader pages through ----
+  const manifest = await (await fetch(`${base}${loan.links.read}`)).json();
+  const posLink = manifest.links.find((l) => l.type === 'application/vnd.readium.position-list+json');
+  ok(posLink, 'the manifest links to its positions list');
+  const positions = await (await fetch(`${base}${posLink.href}`)).json();
+  ok(positions.total === positions.positions.length && positions.total >= manifest.readingOrder.length,
+    'the list has at least one position per resource of the reading order', `${positions.total} for ${manifest.readingOrder.length}`);
+  const orderHrefs = new Set(manifest.readingOrder.map((l) => l.href));
+  ok(positions.positions.every((p, i) => orderHrefs.has(p.href) && p.locations.position === i + 1),
+    'every position names a resource of the reading order, numbered from 1');
+
+  // ---- reading: pages, keyboard, size, table of contents ----
+  await page.goto(`${base}/read/${loan.id}`);
+  await ready(page);
+  await waitPage(page, { eq: 1 });
+  is(await where(page), `Page 1 sur ${positions.total}`, 'the reader opens at page 1 of the positions list');
+  ok(await page.getByRole('button', { name: 'Précédent', exact: true }).isDisabled(), 'there is no page before the first');
+  await page.getByRole('button', { name: 'Suivant', exact: true }).click();
+  await waitPage(page, { gt: 1 });
+  const p2 = await pageNumber(page);
+  ok(p2 > 1, 'next turns the page', await where(page));
+  await page.locator('main h1').click(); // the keys go to the portal, not a form field
+  await page.keyboard.press('ArrowRight');
+  await waitPage(page, { gt: p2 });
+  ok(true, 'the right arrow key turns the page too');
+  await page.keyboard.press('ArrowLeft');
+  await waitPage(page, { eq: p2 });
+  ok(true, 'and the left arrow key turns it back');
+  await page.evaluate(() => [...document.querySelectorAll('.reader-pages iframe')]
+    .find((f) => f.style.visibility !== 'hidden').contentWindow.focus());
+  await page.keyboard.press('PageDown');
+  await waitPage(page, { gt: p2 });
+  ok(true, 'with the book\'s page in focus, Page Down turns the page');
+  await page.keyboard.press('ArrowLeft');
+  await waitPage(page, { eq: p2 });
+  ok(true, 'and the left arrow turns it back');
+  const text = await shownText(page);
+  ok(text.length >= 100, 'the book\'s text is on show', text.slice(0, 120));
+
+  // The size the text is drawn at: its font size times any zoom above it (Readium CSS
+  // sets the reader's text size with zoom).
+  const fontSize = () => page.evaluate(() => {
+    const f = [...document.querySelectorAll('.reader-pages iframe')].find((x) => x.style.visibility !== 'hidden');
+    const el = f.contentDocument.querySelector('p') || f.contentDocument.body;
+    const css = (e) => f.contentWindow.getComputedStyle(e);
+    let size = parseFloat(css(el).fontSize);
+    for (let e = el; e; e = e.parentElement) size *= parseFloat(css(e).zoom) || 1;
+    return size;
+  });
+  const before = await fontSize();
+  await page.getByRole('button', { name: 'Texte plus grand' }).click();
+  await page.getByRole('button', { name: 'Texte plus grand' }).click();
+  is(await page.locator('.reader-bar .size').innerText(), 'Taille du texte : 125 %', 'the text size grows in steps');
+  for (let i = 0; i < 25 && await fontSize() <= before * 1.15; i++) await page.waitForTimeout(200);
+  const after = await fontSize();
+  ok(after > before * 1.15, 'and the book\'s own text is set larger', `${before}px → ${after}px`);
+
+  await page.locator('summary', { hasText: 'Table des matières' }).click();
+  const entries = page.locator('.toc a');
+  ok(await entries.count() > 2, 'the table of contents lists the book\'s parts', await entries.count());
+  const last = entries.last();
+  const lastTitle = (await last.innerText()).trim();
+  const lastHref = await last.getAttribute('data-href');
+  await last.click();
+  await page.waitForFunction((href) => [...document.querySelectorAll('.reader-pages iframe')]
+    .some((f) => f.style.visibility !== 'hidden' && f.contentDocument
+      && (f.contentDocument.querySelector('base') || {}).href?.endsWith(href.split('#')[0])), lastHref, { timeout: 10000 })
+    .catch(() => {});
+  const shownBase = await page.evaluate(() => [...document.querySelectorAll('.reader-pages iframe')]
+    .filter((f) => f.style.visibility !== 'hidden').map((f) => (f.contentDocument.querySelector('base') || {}).href).join(' '));
+  ok(shownBase.endsWith(lastHref.split('#')[0]), `a table of contents entry ("${lastTitle}") opens its part`, shownBase);
+  ok(await pageNumber(page) > p2, 'and the page number follows', await where(page));
+
+  // ---- the position is remembered, the token renewed ----
+  const remembered = await where(page);
+  await page.clock.install();
+  await page.reload();
+  await ready(page);
+  await waitPage(page, { gt: 0 });
+  is(await where(page), remembered, 'the reader remembers the position');
+  is(await page.locator('.reader-bar .size').innerText(), 'Taille du texte : 125 %', 'and the text size');
+  await axe(page, 'reader');
+  await shot(page, 'reader-reflowable');
+  const refreshed = page.waitForResponse((r) => /\/api\/v1\/loans\/[^/]+\/token$/.test(r.url()));
+  // Tokens are stamped to the second: let one pass, or the fresh token is the same.
+  await new Promise((r) => setTimeout(r, 1100));
+  await page.clock.fastForward('14:30');
+  const tokenResponse = await refreshed;
+  is(tokenResponse.status(), 200, 'the reader asks for a fresh token before the old one expires');
+  const fresh = (await tokenResponse.json()).token;
+  await page.waitForTimeout(200);
+  const seen = contentRequests.length;
+  await page.locator('summary', { hasText: 'Table des matières' }).click();
+  await entries.first().click();
+  await page.waitForFunction(() => /^Page \d+ sur/.test(document.querySelector('.where').textContent));
+  for (let i = 0; i < 25 && !(await shownText(page)).length; i++) await page.waitForTimeout(200);
+  const later = contentRequests.slice(seen);
+  ok(later.length > 0 && later.every((r) => r.url.includes(`/content/${fresh}/`) && r.status === 200),
+    'pages opened afterwards are loaded with the fresh token',
+    later.map((r) => `${r.status} ${r.url.includes(fresh) ? 'fresh' : 'OLD'} ${r.url.replace(/\/content\/[^/]+/, '')}`).join('\n'));
+  ok((await shownText(page)).length > 0, 'and show their text');
+
+  // ---- a fixed-layout book whose pages carry scripts ----
+  await page.goto(`${base}/read/${fxlLoan.id}`);
+  await ready(page);
+  await waitPage(page, { eq: 1 });
+  const fxlManifest = await (await fetch(`${base}${fxlLoan.links.read}`)).json();
+  is(await where(page), `Page 1 sur ${fxlManifest.readingOrder.length}`, 'a fixed-layout book has one position per page');
+  await page.locator('summary', { hasText: 'Table des matières' }).click();
+  await page.locator('.toc a', { hasText: 'Chapter 8 - Scripting' }).click();
+  await page.waitForFunction(() => document.querySelector('.where').textContent.match(/^Page (\d+)/)[1] > 1);
+  // Page on to the page whose inline script would write PASS into it when run.
+  let verdict = null;
+  for (let i = 0; i < 8 && verdict === null; i++) {
+    verdict = await page.evaluate(() => {
+      for (const f of document.querySelectorAll('.reader-pages iframe')) {
+        const el = f.contentDocument && f.contentDocument.getElementById('scr-010-result');
+        if (el) return { text: el.textContent, defined: typeof f.contentWindow.results };
+      }
+      return null;
+    });
+    if (verdict === null) {
+      await page.getByRole('button', { name: 'Suivant', exact: true }).click();
+      await page.waitForTimeout(700);
+    }
+  }
+  ok(verdict && verdict.defined === 'undefined', 'a book\'s inline script does not run in the reader (what it defines is not there)',
+    JSON.stringify(verdict));
+  ok(verdict && verdict.text === 'FAIL', 'nor its onload attribute (the page still reads FAIL)', JSON.stringify(verdict));
+  const scripts = contentRequests.filter((r) => r.url.endsWith('/scripts/rso.js'));
+  ok(scripts.length > 0 && scripts.every((r) => r.status === 403), 'a book\'s script file is refused to the reader\'s frames',
+    scripts.map((r) => r.status).join(' ') || 'never asked for');
+  await axe(page, 'reader, fixed layout');
+  await shot(page, 'reader-fixed');
+
+  // ---- a remembered place the book no longer has (a new edition) ----
+  const third = positions.positions.find((p) => p.href !== positions.positions[0].href && p.locations.progression === 0);
+  const rel = third.href.replace(/^\/content\/[^/]+\//, '');
+  await page.evaluate(([k, href]) => localStorage.setItem(k, JSON.stringify({ scale: 1,
+    locator: { href, type: 'application/xhtml+xml', locations: { position: 99999, progression: 0.5 } } })),
+  [`pretnum.reader.${book}`, rel]);
+  await page.goto(`${base}/read/${loan.id}`);
+  await ready(page);
+  await waitPage(page, { gt: 0 });
+  is(await where(page), `Page ${third.locations.position} sur ${positions.total}`,
+    'a remembered place the list no longer has opens its part at the start');
+
+  // ---- an ended loan ----
+  is((await api('POST', `/api/v1/loans/${loan.id}/return`)).status, 200, 'the patron returns the book');
+  await page.goto(`${base}/read/${loan.id}`);
+  await ready(page);
+  ok(await page.getByRole('alert').filter({ hasText: 'Ce prêt est terminé' }).isVisible(), 'the reader of a returned loan says it has ended');
+}
+
+await P.run(main);
