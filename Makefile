@@ -3,7 +3,7 @@
 
 CC      ?= gcc
 PKGS     = libmicrohttpd libpq libsodium libzip jansson libxml-2.0 libavformat libavcodec \
-           libavutil libswresample libcurl libcrypto
+           libavutil libswresample libswscale libcurl libcrypto
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
            -Wno-missing-field-initializers
 CPPFLAGS = -Iinclude -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
@@ -89,7 +89,7 @@ fuzz: deps
 	$(MAKE) CC=clang BUILD=build/fuzz \
 	    CFLAGS="-std=c11 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined $(WARN)" \
 	    LDFLAGS="-fsanitize=address,undefined" build/fuzz/libpretnum.a
-	./scripts/fuzz.sh $(FUZZ_SECONDS)
+	./scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_ONLY)
 
 bench:
 	@./scripts/install-deps.sh bench

@@ -4,14 +4,18 @@
 # in build/fuzz/artifacts/; add the minimised ones to the committed corpus.
 set -eu
 SECONDS_EACH=${1:-60}
+[ $# -gt 0 ] && shift
+# Optional names (e.g. thumb range) fuzz only those targets.
+ONLY="$*"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-PKGS="libmicrohttpd libpq libsodium libzip jansson libxml-2.0 libavformat libavcodec libavutil libswresample libcurl libcrypto"
+PKGS="libmicrohttpd libpq libsodium libzip jansson libxml-2.0 libavformat libavcodec libavutil libswresample libswscale libcurl libcrypto"
 mkdir -p build/fuzz/bin build/fuzz/artifacts
 status=0
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     short=${name#fuzz_}
+    if [ -n "$ONLY" ] && ! echo " $ONLY " | grep -q " $short "; then continue; fi
     clang -std=c11 -O1 -g -D_GNU_SOURCE -Iinclude $(pkg-config --cflags $PKGS) \
         -fsanitize=fuzzer,address,undefined -o "build/fuzz/bin/$name" "$src" build/fuzz/libpretnum.a \
         $(pkg-config --libs $PKGS) -lpthread -lm

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PKGS="build-essential pkg-config git ca-certificates
 libmicrohttpd-dev libpq-dev libsodium-dev libzip-dev libjansson-dev libxml2-dev
-libavformat-dev libavcodec-dev libavutil-dev libswresample-dev
+libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev
 postgresql-15 postgresql-contrib postgresql-common
 libcmocka-dev libcurl4-openssl-dev libssl-dev curl
 clang libclang-rt-14-dev

@@ -340,9 +340,16 @@ void h_portal_catalogue(struct srv_req *r)
         const char *cover = json_string_value(json_object_get(t, "cover"));
         fputs("<li class=\"card\">", f);
         if (cover) {
+            /* WebP thumbnails the server makes (h_titles.c), picked by room and density. */
             fputs("<img class=\"cover\" width=\"160\" height=\"240\" loading=\"lazy\" src=\"", f);
             esc(f, cover);
-            fprintf(f, "\" alt=\"%s", w[W_COVER_A]);
+            fputs("?w=320\" srcset=\"", f);
+            static const int widths[] = {160, 240, 320, 480};
+            for (size_t j = 0; j < sizeof widths / sizeof *widths; j++) {
+                esc(f, cover);
+                fprintf(f, "?w=%d %dw%s", widths[j], widths[j], j + 1 < sizeof widths / sizeof *widths ? ", " : "");
+            }
+            fprintf(f, "\" sizes=\"(max-width: 44rem) 9rem, 12rem\" alt=\"%s", w[W_COVER_A]);
             esc(f, title);
             fprintf(f, "%s\">", w[W_COVER_B]);
         }

@@ -1,11 +1,18 @@
 /* The catalogue: search, one title, its cover, and the staff's upload. */
 #include "internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "pretnum/catalogue.h"
 #include "pretnum/loans.h"
+#include "pretnum/media.h"
 
 /* For a signed-in caller, how many copies its consortium has and how many are free. */
 static void add_availability(struct srv_req *r, json_t *title)
@@ -73,8 +80,135 @@ void h_title(struct srv_req *r)
     srv_reply_json(r, 200, out);
 }
 
+/* The widths the portal asks for: a result card (160 CSS pixels, 1x and 2x screens) and a
+ * title page (240, 1x and 2x). Any other width would let a client fill the disk. */
+static const int thumb_widths[] = {160, 240, 320, 480};
+
+/* Writes len bytes to data_dir/rel through a temporary file and a rename, so a reader
+ * never sees half a file; two requests making the same thumbnail write the same bytes. */
+static int put_file(const char *data_dir, const char *rel, const void *data, size_t len)
+{
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/%s", data_dir, rel);
+    char *slash = strrchr(path, '/');
+    *slash = 0;
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return -1;
+    *slash = '/';
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)syscall(SYS_gettid));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    const unsigned char *p = data;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t k = write(fd, p + done, len - done);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        done += (size_t)k;
+    }
+    if (close(fd) != 0 || done != len || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* The whole of a file of about size bytes (at most that many), malloc'd; NULL on failure. */
+static unsigned char *read_file(const char *path, size_t size, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    unsigned char *buf = malloc(size ? size : 1);
+    size_t got = 0;
+    while (buf && got < size) {
+        ssize_t k = read(fd, buf + got, size - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    close(fd);
+    if (!buf || got == 0) {
+        free(buf);
+        return NULL;
+    }
+    *len = got;
+    return buf;
+}
+
+/*
+ * The thumbnail of a stored cover at width w, made on the first request and kept beside
+ * the covers (covers/thumbs/<cover's name>-<w>.webp; a "-<w>.orig" marker when the
+ * picture cannot be made smaller, is not a picture libavcodec reads, or fails). Sets
+ * rel_out to what to send and returns its type.
+ */
+static const char *thumbnail(struct srv_req *r, const char *cover_rel, const char *cover_type, int w, char *rel_out,
+                             size_t cap)
+{
+    const char *dir = r->srv->cfg.data_dir;
+    const char *base = strrchr(cover_rel, '/');
+    base = base ? base + 1 : cover_rel;
+    int stem = (int)(strcspn(base, "."));
+    char thumb[512], marker[512], path[4096];
+    snprintf(thumb, sizeof thumb, "covers/thumbs/%.*s-%d.webp", stem, base, w);
+    snprintf(marker, sizeof marker, "covers/thumbs/%.*s-%d.orig", stem, base, w);
+    snprintf(rel_out, cap, "%s", cover_rel);
+    if (!strcmp(cover_type, "image/svg+xml"))
+        return cover_type; /* drawn at any size already */
+    snprintf(path, sizeof path, "%s/%s", dir, thumb);
+    if (access(path, R_OK) == 0) {
+        snprintf(rel_out, cap, "%s", thumb);
+        return "image/webp";
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, marker);
+    if (access(path, F_OK) == 0)
+        return cover_type;
+    snprintf(path, sizeof path, "%s/%s", dir, cover_rel);
+    size_t len = 0;
+    unsigned char *src = NULL, *out = NULL;
+    size_t out_len = 0;
+    struct media_error err = {0};
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= MEDIA_THUMB_MAX_INPUT)
+        src = read_file(path, (size_t)st.st_size, &len);
+    int rc = src ? media_thumbnail(src, len, w, &out, &out_len, NULL, NULL, &err) : -1;
+    if (rc == 0 && out_len < len && put_file(dir, thumb, out, out_len) == 0) {
+        snprintf(rel_out, cap, "%s", thumb);
+        free(out);
+        free(src);
+        return "image/webp";
+    }
+    if (rc != 0)
+        fprintf(stderr, "level=warn rid=%s msg=\"cover kept as it is\" cover=\"%s\" detail=\"%s\"\n", r->rid,
+                cover_rel, src ? err.message : "unreadable");
+    if (put_file(dir, marker, "", 0) != 0)
+        fprintf(stderr, "level=warn rid=%s msg=\"could not write the thumbnail marker\" errno=%d\n", r->rid, errno);
+    free(out);
+    free(src);
+    return cover_type;
+}
+
 void h_title_cover(struct srv_req *r)
 {
+    const char *ws = srv_query(r, "w");
+    int w = 0;
+    if (ws) {
+        for (size_t i = 0; i < sizeof thumb_widths / sizeof *thumb_widths; i++) {
+            char s[8];
+            snprintf(s, sizeof s, "%d", thumb_widths[i]);
+            if (!strcmp(ws, s))
+                w = thumb_widths[i];
+        }
+        if (!w) {
+            srv_reply_error(r, 400, "bad_width", "w is one of 160, 240, 320 and 480.");
+            return;
+        }
+    }
     struct db *db = srv_db(r);
     if (!db)
         return;
@@ -85,8 +219,26 @@ void h_title_cover(struct srv_req *r)
         srv_reply_lend(r, st, &err);
         return;
     }
+    char rel[512];
+    const char *send_type = type;
+    snprintf(rel, sizeof rel, "%s", path);
+    if (w)
+        send_type = thumbnail(r, path, type, w, rel, sizeof rel);
+    /* Named by the cover's content hash (and width): the name is a strong validator. */
+    const char *name = strrchr(rel, '/');
+    char etag[600];
+    snprintf(etag, sizeof etag, "\"%s\"", name ? name + 1 : rel);
+    const char *inm = srv_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
     /* Covers are public and named by content: a CDN may keep them. */
-    srv_reply_file(r, path, type, "public, max-age=86400");
+    const char *cache = "public, max-age=86400";
+    if (inm && strstr(inm, etag)) {
+        srv_reply_empty(r, 304);
+        srv_add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
+    } else {
+        srv_reply_file(r, rel, send_type, cache);
+    }
+    if (r->status == 200 || r->status == 304)
+        srv_add_header(r, MHD_HTTP_HEADER_ETAG, etag);
 }
 
 void h_admin_title_upload(struct srv_req *r)

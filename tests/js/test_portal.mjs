@@ -48,6 +48,13 @@ async function main() {
   ok(await page.getByRole('link', { name: "Children's Literature" }).first().isVisible(), 'an imported book is on the home page');
   const coverAlt = await page.locator('img.cover').first().getAttribute('alt');
   ok(/^Couverture de « .+ »$/.test(coverAlt || ''), 'covers have a text alternative', coverAlt);
+  const firstCover = await page.locator('img.cover').first().evaluate(async (img) => {
+    if (!img.complete) await new Promise((r) => { img.addEventListener('load', r, { once: true }); img.addEventListener('error', r, { once: true }); });
+    const res = await fetch(img.currentSrc);
+    return { src: img.currentSrc, width: img.naturalWidth, type: res.headers.get('content-type') };
+  });
+  ok(/\?w=(160|240|320|480)$/.test(firstCover.src) && firstCover.type === 'image/webp' && firstCover.width > 0
+    && firstCover.width <= 480, 'covers come as the WebP thumbnail the browser picks, not the full picture', JSON.stringify(firstCover));
   ok(await page.locator('header >> role=navigation').count() === 1 && await page.locator('main').count() === 1
     && await page.locator('footer').count() === 1, 'landmarks: banner navigation, main, footer');
   await page.keyboard.press('Tab');

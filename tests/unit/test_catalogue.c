@@ -566,6 +566,73 @@ static void test_cover(void **state)
     free(id);
 }
 
+/* Thumbnails: made once as WebP at one of the portal's widths, kept, sent again with
+ * a validator; other widths refused; a cover that cannot be made smaller sent as it is. */
+static void test_cover_thumbnails(void **state)
+{
+    (void)state;
+    char *id = t_sql_value(fx.ci, "SELECT id FROM title WHERE title = 'Children''s Literature'");
+    char *cover_rel = t_sql_value(fx.ci, "SELECT cover_path FROM title WHERE title = 'Children''s Literature'");
+    char path[160], file[4096];
+    snprintf(path, sizeof path, "/api/v1/titles/%s/cover", id);
+    struct t_resp whole, r;
+    assert_int_equal(t_http(&whole, fx.port, "GET", path, NULL, NULL), 200);
+    snprintf(path, sizeof path, "/api/v1/titles/%s/cover?w=160", id);
+    assert_int_equal(t_http(&r, fx.port, "GET", path, NULL, NULL), 200);
+    assert_string_equal(t_resp_header(&r, "Content-Type"), "image/webp");
+    assert_true(r.len > 12 && !memcmp(r.body, "RIFF", 4) && !memcmp((char *)r.body + 8, "WEBP", 4));
+    assert_true(r.len * 2 < whole.len);
+    assert_non_null(strstr(t_resp_header(&r, "Cache-Control"), "public"));
+    printf("# cover %zu bytes, thumbnail at 160: %zu bytes\n", whole.len, r.len);
+    /* Kept beside the covers, under the cover's own name. */
+    const char *base = strrchr(cover_rel, '/') + 1;
+    snprintf(file, sizeof file, "%s/covers/thumbs/%.*s-160.webp", fx.data, (int)strcspn(base, "."), base);
+    size_t kept_len;
+    char *kept = t_slurp(file, &kept_len);
+    assert_non_null(kept);
+    assert_int_equal(kept_len, r.len);
+    assert_memory_equal(kept, r.body, r.len);
+    free(kept);
+    char inm[600];
+    snprintf(inm, sizeof inm, "If-None-Match: %s", t_resp_header(&r, "ETag"));
+    char whole_etag[600];
+    snprintf(whole_etag, sizeof whole_etag, "%s", t_resp_header(&whole, "ETag"));
+    assert_string_not_equal(t_resp_header(&r, "ETag"), whole_etag);
+    t_resp_free(&r);
+    const char *cond[] = {inm, NULL};
+    assert_int_equal(t_http(&r, fx.port, "GET", path, NULL, cond), 304);
+    t_resp_free(&r);
+    /* A larger width gives a larger picture; an unlisted width is refused. */
+    snprintf(path, sizeof path, "/api/v1/titles/%s/cover?w=480", id);
+    assert_int_equal(t_http(&r, fx.port, "GET", path, NULL, NULL), 200);
+    assert_string_equal(t_resp_header(&r, "Content-Type"), "image/webp");
+    t_resp_free(&r);
+    static const char *const bad[] = {"161", "0", "-160", "1e3", "160x", "99999999999999999999", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(path, sizeof path, "/api/v1/titles/%s/cover?w=%s", id, bad[i]);
+        assert_int_equal(t_http(&r, fx.port, "GET", path, NULL, NULL), 400);
+        assert_string_equal(t_err_code(&r), "bad_width");
+        t_resp_free(&r);
+    }
+    /* A cover libavcodec cannot read is sent as it is, and that is remembered. */
+    snprintf(file, sizeof file, "%s/%s", fx.data, cover_rel);
+    FILE *f = fopen(file, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 16, SEEK_SET), 0);
+    for (int i = 0; i < 64; i++)
+        fputc(0xff, f);
+    fclose(f);
+    snprintf(path, sizeof path, "/api/v1/titles/%s/cover?w=320", id);
+    assert_int_equal(t_http(&r, fx.port, "GET", path, NULL, NULL), 200);
+    assert_string_equal(t_resp_header(&r, "Content-Type"), "image/png");
+    t_resp_free(&r);
+    snprintf(file, sizeof file, "%s/covers/thumbs/%.*s-320.orig", fx.data, (int)strcspn(base, "."), base);
+    assert_int_equal(access(file, F_OK), 0);
+    t_resp_free(&whole);
+    free(cover_rel);
+    free(id);
+}
+
 static void test_upload(void **state)
 {
     (void)state;
@@ -631,6 +698,7 @@ int main(void)
         cmocka_unit_test(test_invalid_files_leave_nothing),
         cmocka_unit_test(test_search),
         cmocka_unit_test(test_cover),
+        cmocka_unit_test(test_cover_thumbnails),
         cmocka_unit_test(test_upload),
         cmocka_unit_test(test_presentation_kept_film_as_music), /* adds two audio titles */
     };

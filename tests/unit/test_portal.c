@@ -243,6 +243,12 @@ static void test_catalogue_page(void **state)
     assert_non_null(strstr(r.body, "alt=\"Couverture de « Children&#39;s Literature »\""));
     assert_non_null(strstr(r.body, "1 titre trouvé."));
     assert_null(strstr(r.body, "<script"));
+    /* The cover as the thumbnails the server makes, the browser choosing. */
+    const char *img = strstr(r.body, "<img class=\"cover\"");
+    assert_non_null(img);
+    assert_non_null(strstr(img, "/cover?w=320\" srcset=\""));
+    assert_non_null(strstr(img, "/cover?w=160 160w, "));
+    assert_non_null(strstr(img, "/cover?w=480 480w\" sizes=\""));
     t_resp_free(&r);
 
     assert_int_equal(t_http(&r, fx.port, "GET", "/catalogue?q=%3Cscript%3Ex%22%27&lang=en", NULL, NULL), 200);

@@ -154,10 +154,19 @@ function creators(title) {
   return (title.authors || []).join(', ');
 }
 
+// The server makes WebP thumbnails at these widths: the browser picks by the room the
+// cover has and the screen's density, instead of loading the publisher's full picture.
+const THUMBS = [160, 240, 320, 480];
+export function coverSources(url, sizes) {
+  const q = url.includes('?') ? '&' : '?';
+  return { src: `${url}${q}w=320`, srcset: THUMBS.map((w) => `${url}${q}w=${w} ${w}w`).join(', '), sizes };
+}
+
 function cover(title, cls = 'cover') {
   if (!title.cover) return h('div', { class: `${cls} placeholder`, 'aria-hidden': 'true' }, kindLabel(title.kind));
-  return h('img', { class: cls, src: title.cover, alt: t('title.cover', { title: title.title }), loading: 'lazy',
-    width: 160, height: 240 });
+  const sizes = cls.includes('large') ? '(max-width: 44rem) 10rem, 14rem' : '(max-width: 44rem) 9rem, 12rem';
+  return h('img', { class: cls, ...coverSources(title.cover, sizes), alt: t('title.cover', { title: title.title }),
+    loading: 'lazy', width: 160, height: 240 });
 }
 
 function card(title, level = 'h3') {

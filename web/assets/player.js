@@ -5,7 +5,7 @@ import { get } from './api.js';
 import { h, clear } from './dom.js';
 import { t } from './i18n.js';
 import { keepFresh } from './token.js';
-import { onLeave } from './app.js';
+import { coverSources, onLeave } from './app.js';
 
 export async function player(loanId) {
   const main = document.getElementById('main');
@@ -53,7 +53,7 @@ export async function player(loanId) {
     h('h1', null, loan.title),
     title && title.authors && title.authors.length ? h('p', { class: 'creators' }, title.authors.join(', ')) : null,
     !video && title && title.cover
-      ? h('img', { class: 'cover album', src: title.cover, alt: t('title.cover', { title: loan.title }), width: 240, height: 240 })
+      ? h('img', { class: 'cover album', ...coverSources(title.cover, '15rem'), alt: t('title.cover', { title: loan.title }), width: 240, height: 240 })
       : null,
     region, back);
 

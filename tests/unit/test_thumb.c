@@ -1,0 +1,127 @@
+/*
+ * Cover thumbnails on the corpus' own pictures (the Readium fixed-layout smoke test
+ * carries one logo as PNG, JPEG and GIF): WebP out, the asked width or the picture's own
+ * when smaller, proportions kept, far fewer bytes, and clear refusals of what is not a
+ * picture, a broken picture and widths out of bounds.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pretnum/epub.h"
+#include "pretnum/media.h"
+#include "testlib.h"
+
+static struct epub *book;
+
+static int setup(void **state)
+{
+    (void)state;
+    media_init();
+    struct epub_error ee;
+    return epub_open_file(t_corpus("epub/valid/readium-SmokeTestFXL.epub"), NULL, &book, &ee);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    epub_close(book);
+    return 0;
+}
+
+static unsigned char *entry(const char *name, size_t *len)
+{
+    unsigned char *buf;
+    struct epub_error ee;
+    assert_int_equal(epub_read_entry(book, name, 32u << 20, &buf, len, &ee), 0);
+    return buf;
+}
+
+static void assert_webp(const unsigned char *p, size_t n)
+{
+    assert_true(n > 20);
+    assert_memory_equal(p, "RIFF", 4);
+    assert_memory_equal(p + 8, "WEBP", 4);
+    /* The RIFF size is the file's, less its 8-byte header. */
+    size_t riff = (size_t)p[4] | (size_t)p[5] << 8 | (size_t)p[6] << 16 | (size_t)p[7] << 24;
+    assert_int_equal(riff + 8 + (riff & 1), n);
+}
+
+static void test_every_format(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"images/Readium-Logo-Page.png", "images/Readium-Logo-Page.jpg",
+                                        "images/Readium-Logo-Page.gif"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        size_t len;
+        unsigned char *src = entry(names[i], &len);
+        /* The picture's own size: a thumbnail never grows it. */
+        unsigned char *full, *thumb, *again;
+        size_t full_len, thumb_len, again_len;
+        int sw, sh, w, h, aw, ah;
+        struct media_error err;
+        assert_int_equal(media_thumbnail(src, len, MEDIA_THUMB_MAX_WIDTH, &full, &full_len, &sw, &sh, &err), 0);
+        assert_true(sw > 320 && sh > 0);
+        assert_int_equal(media_thumbnail(src, len, 320, &thumb, &thumb_len, &w, &h, &err), 0);
+        assert_webp(thumb, thumb_len);
+        assert_int_equal(w, 320);
+        /* Proportions kept to the pixel. */
+        long want_h = ((long)sh * 320 + sw / 2) / sw;
+        assert_true(labs(h - want_h) <= 1);
+        assert_true(thumb_len * 4 < len);
+        /* It is a picture a decoder reads back at the size it says. */
+        assert_int_equal(media_thumbnail(thumb, thumb_len, MEDIA_THUMB_MAX_WIDTH, &again, &again_len, &aw, &ah, &err), 0);
+        assert_int_equal(aw, w);
+        assert_int_equal(ah, h);
+        printf("# %s: %zu bytes, %dx%d -> %zu bytes at %dx%d\n", names[i], len, sw, sh, thumb_len, w, h);
+        free(again);
+        free(thumb);
+        free(full);
+        free(src);
+    }
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *src = entry("images/Readium-Logo-Page.png", &len);
+    unsigned char *out = (unsigned char *)"untouched";
+    size_t out_len = 7;
+    struct media_error err;
+    assert_int_equal(media_thumbnail(src, len, 8, &out, &out_len, NULL, NULL, &err), -1);
+    assert_string_equal(err.code, "bad_width");
+    assert_null(out);
+    assert_int_equal(out_len, 0);
+    assert_int_equal(media_thumbnail(src, len, 4096, &out, &out_len, NULL, NULL, &err), -1);
+    assert_string_equal(err.code, "bad_width");
+    /* Cut short: the signature is right, the picture is not there. */
+    assert_int_equal(media_thumbnail(src, 200, 160, &out, &out_len, NULL, NULL, &err), -1);
+    assert_string_equal(err.code, "bad_image");
+    assert_null(out);
+    free(src);
+    /* Not a picture at all: a page of the book. */
+    src = entry("xhtml/scripting-005.xhtml", &len);
+    assert_int_equal(media_thumbnail(src, len, 160, &out, &out_len, NULL, NULL, &err), -1);
+    assert_string_equal(err.code, "unsupported_image");
+    free(src);
+    assert_int_equal(media_thumbnail(NULL, 0, 160, &out, &out_len, NULL, NULL, &err), -1);
+    assert_string_equal(err.code, "bad_image");
+    /* A PNG claiming 100000 x 100000 pixels (ten gigapixels) is refused, not allocated. */
+    static const unsigned char huge[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                                         0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0, 8, 2, 0, 0, 0, 0x3c, 0x36, 0x5c, 0x1d,
+                                         0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    assert_int_equal(media_thumbnail(huge, sizeof huge, 160, &out, &out_len, NULL, NULL, &err), -1);
+    assert_string_equal(err.code, "bad_image");
+    printf("# %s\n", err.message);
+}
+
+int main(void)
+{
+    t_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_format),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
