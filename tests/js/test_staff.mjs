@@ -348,6 +348,12 @@ async function main() {
   await axe(page, 'staff with paged lists');
   await shot(page, 'staff-paging');
 
+  // The title to license is found by a search: the list holds its matches.
+  is(await page.locator('#lic-title option').count(), 4, 'every title can be licensed');
+  await page.getByLabel('Chercher un titre à licencier').fill('Zzz');
+  await page.waitForFunction(() => document.querySelectorAll('#lic-title option').length === 1);
+  is(await page.locator('#lic-title option').innerText(), 'Zzz pour les pages', 'a search narrows the titles offered');
+
   await page.getByRole('button', { name: 'English' }).click();
   await page.waitForFunction(() => document.documentElement.lang === 'en');
   await ready(page);
