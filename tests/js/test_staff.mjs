@@ -215,6 +215,9 @@ async function main() {
   is(JSON.stringify(await page.locator('#lic-library option').evaluateAll((os) => os.map((o) => o.value))), '["NORD"]',
     'a licence can be added for its own library only');
   is(await page.locator('#licences tbody tr').filter({ hasText: 'Tout le réseau' }).count(), 0, 'every button acts on a licence it may change');
+  is(await page.locator('#licences thead th').filter({ hasText: 'Bibliothèque' }).count(), 0, 'no library column: they are all its library\'s');
+  is(await page.locator('#licences tbody tr').first().locator('th, td').count(), await page.locator('#licences thead th').count(),
+    'each row has a cell under each heading');
   await axe(page, 'staff (library admin)');
   await shot(page, 'staff-library');
 

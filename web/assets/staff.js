@@ -88,7 +88,7 @@ export async function staff() {
 
   const row = (l, holds) => h('tr', { 'data-licence': l.id },
     h('th', { scope: 'row' }, h('a', { href: `/titles/${l.title_id}` }, l.title)),
-    h('td', null, l.library || t('staff.all_libraries')),
+    libraryAdmin ? null : h('td', null, l.library || t('staff.all_libraries')),
     h('td', { class: 'num' }, count(l.concurrency)),
     h('td', { class: 'num', 'data-col': 'in_use' }, String(l.in_use)),
     h('td', { class: 'num' }, `${l.checkouts_used} / ${count(l.checkouts)}`),
@@ -135,10 +135,11 @@ export async function staff() {
 
   const table = h('table', { class: 'data', id: 'licences' },
     h('caption', { class: 'visually-hidden' }, t('staff.licences')),
+    // A library admin's licences are all its library's: no column to say so.
     h('thead', null, h('tr', null, [
-      'staff.licence_title', 'staff.licence_library', 'staff.concurrency', 'staff.in_use', 'staff.checkouts',
-      'staff.checkouts_left', 'staff.expires', 'staff.state', 'staff.holds_waiting', 'staff.actions',
-    ].map((k) => h('th', { scope: 'col' }, t(k))))),
+      'staff.licence_title', libraryAdmin ? null : 'staff.licence_library', 'staff.concurrency', 'staff.in_use',
+      'staff.checkouts', 'staff.checkouts_left', 'staff.expires', 'staff.state', 'staff.holds_waiting', 'staff.actions',
+    ].filter(Boolean).map((k) => h('th', { scope: 'col' }, t(k))))),
     tbody);
   const refresh = h('button', { type: 'button', class: 'secondary', onclick: async () => {
     try {
