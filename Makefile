@@ -2,7 +2,7 @@
 # the README promises; `make fuzz`, `make bench`, `make format` are for developers.
 
 CC      ?= gcc
-PKGS     = libmicrohttpd libpq libsodium libzip jansson libxml-2.0 libavformat libavcodec \
+PKGS     = libmicrohttpd libpq libsodium libzip zlib jansson libxml-2.0 libavformat libavcodec \
            libavutil libswresample libswscale libcurl libcrypto
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
            -Wno-missing-field-initializers

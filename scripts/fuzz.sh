@@ -9,7 +9,7 @@ SECONDS_EACH=${1:-60}
 ONLY="$*"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-PKGS="libmicrohttpd libpq libsodium libzip jansson libxml-2.0 libavformat libavcodec libavutil libswresample libswscale libcurl libcrypto"
+PKGS="libmicrohttpd libpq libsodium libzip zlib jansson libxml-2.0 libavformat libavcodec libavutil libswresample libswscale libcurl libcrypto"
 mkdir -p build/fuzz/bin build/fuzz/artifacts
 status=0
 for src in tests/fuzz/fuzz_*.c; do

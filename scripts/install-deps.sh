@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PKGS="build-essential pkg-config git ca-certificates
-libmicrohttpd-dev libpq-dev libsodium-dev libzip-dev libjansson-dev libxml2-dev
+libmicrohttpd-dev libpq-dev libsodium-dev libzip-dev zlib1g-dev libjansson-dev libxml2-dev
 libavformat-dev libavcodec-dev libavutil-dev libswresample-dev libswscale-dev
 postgresql-15 postgresql-contrib postgresql-common
 libcmocka-dev libcurl4-openssl-dev libssl-dev curl

@@ -357,10 +357,23 @@ void h_admin_report_usage(struct srv_req *r)
         srv_reply_error(r, 400, "invalid_format", "format is json or tsv.");
         return;
     }
+    bool tsv_wanted = format && !strcmp(format, "tsv");
+    int page = 1, per_page = 20;
+    /* The JSON answer is a list like the others, a page at a time; the TSV export is the
+     * whole report. */
+    if (!tsv_wanted && !srv_page(r, &page, &per_page))
+        return;
     json_t *out = NULL;
     struct lend_err err = {0};
     enum lend_status st = lend_report_usage(r->db, &r->who, srv_query(r, "from"), srv_query(r, "to"), &out, &err);
-    if (st != LEND_OK || !format || !strcmp(format, "json")) {
+    if (st != LEND_OK || !tsv_wanted) {
+        if (st == LEND_OK) {
+            json_t *all = json_object_get(out, "items"), *items = json_array();
+            size_t first = (size_t)(page - 1) * (size_t)per_page;
+            for (size_t i = first; i < json_array_size(all) && i < first + (size_t)per_page; i++)
+                json_array_append(items, json_array_get(all, i));
+            json_object_set_new(out, "items", items);
+        }
         srv_reply_outcome(r, st, &err, 200, NULL, out);
         return;
     }

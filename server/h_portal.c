@@ -7,6 +7,8 @@
  */
 #include "internal.h"
 
+#include "compress.h"
+
 #include "pretnum/catalogue.h"
 
 #include <errno.h>
@@ -104,6 +106,20 @@ bool srv_web_path_ok(const char *rel)
     }
 }
 
+/* The answer for a portal file: its bytes (taken), gzipped or not, with its headers. */
+static void send_web_buffer(struct srv_req *r, const char *type, char *buf, size_t len, const char *etag,
+                            const char *cache_control, bool vary, bool gzipped)
+{
+    srv_reply_buffer(r, 200, type, buf, len);
+    srv_add_header(r, MHD_HTTP_HEADER_ETAG, etag);
+    srv_add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control);
+    srv_add_header(r, "Content-Security-Policy", csp);
+    if (gzipped)
+        srv_add_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    if (vary)
+        srv_add_header(r, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+}
+
 /* Sends web_dir/rel (already checked) with its type, validator and policy. */
 static void send_web_file(struct srv_req *r, const char *rel, const char *cache_control)
 {
@@ -129,15 +145,30 @@ static void send_web_file(struct srv_req *r, const char *rel, const char *cache_
         srv_reply_error(r, 404, "not_found", "There is nothing at this address.");
         return;
     }
-    char etag[80];
-    snprintf(etag, sizeof etag, "\"%llx-%llx-%lx\"", (unsigned long long)st.st_size,
+    /* Text goes gzipped to a client that takes it (compress.c): another representation,
+     * with its own validator, and caches told that the answer depends on the header. */
+    bool compressible = srv_gzip_suits(type, (size_t)st.st_size);
+    bool gz = compressible && srv_gzip_accepted(srv_header(r, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+    char etag[80], etag_id[80];
+    snprintf(etag_id, sizeof etag_id, "\"%llx-%llx-%lx\"", (unsigned long long)st.st_size,
              (unsigned long long)st.st_mtim.tv_sec, (unsigned long)st.st_mtim.tv_nsec);
+    snprintf(etag, sizeof etag, "\"%llx-%llx-%lx%s\"", (unsigned long long)st.st_size,
+             (unsigned long long)st.st_mtim.tv_sec, (unsigned long)st.st_mtim.tv_nsec, gz ? "-gz" : "");
     const char *inm = srv_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
     if (inm && (strstr(inm, etag) || !strcmp(inm, "*"))) {
         close(fd);
         srv_reply_empty(r, 304);
         srv_add_header(r, MHD_HTTP_HEADER_ETAG, etag);
         srv_add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control);
+        if (compressible)
+            srv_add_header(r, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+        return;
+    }
+    size_t zlen = 0;
+    char *z = gz ? srv_gzip_kept(real, etag, &zlen) : NULL;
+    if (z) {
+        close(fd);
+        send_web_buffer(r, type, z, zlen, etag, cache_control, true, true);
         return;
     }
     size_t len = (size_t)st.st_size, got = 0;
@@ -156,10 +187,13 @@ static void send_web_file(struct srv_req *r, const char *rel, const char *cache_
         srv_reply_error(r, 500, "internal_error", "could not read the portal's file");
         return;
     }
-    srv_reply_buffer(r, 200, type, buf, len);
-    srv_add_header(r, MHD_HTTP_HEADER_ETAG, etag);
-    srv_add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache_control);
-    srv_add_header(r, "Content-Security-Policy", csp);
+    if (gz && (z = srv_gzip_keep(real, etag, buf, len, &zlen))) {
+        free(buf);
+        send_web_buffer(r, type, z, zlen, etag, cache_control, true, true);
+        return;
+    }
+    /* Identity: not asked for gzip, not worth it, or no memory to compress. */
+    send_web_buffer(r, type, buf, len, etag_id, cache_control, compressible, false);
 }
 
 void h_portal_app(struct srv_req *r)

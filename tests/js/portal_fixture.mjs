@@ -61,7 +61,8 @@ export function portal(name) {
   fs.mkdirSync(ART, { recursive: true });
   psql('postgres', `CREATE DATABASE ${db} TEMPLATE pretnum_tmpl`);
 
-  p.serve = async () => {
+  // options: more of playwright's context options (e.g. timezoneId).
+  p.serve = async (options = {}) => {
     p.server = spawn(BIN, ['serve'], {
       env: { ...env, PRETNUM_PORT: '0', PRETNUM_WEB_DIR: path.join(root, 'web'), PRETNUM_DEMO: '0' },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -90,6 +91,7 @@ export function portal(name) {
         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
       viewport: { width: 1280, height: 900 },
       locale: 'fr-FR',
+      ...options,
     });
     p.page = p.browser.pages()[0] || await p.browser.newPage();
     p.page.on('pageerror', (e) => p.problems.push(`page error: ${e.stack || e.message}`));

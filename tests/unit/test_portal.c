@@ -9,11 +9,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "pretnum/catalogue.h"
 #include "pretnum/db.h"
 #include "pretnum/server.h"
 #include "testdb.h"
+
+#include "../../server/compress.h"
 
 static struct {
     char *ci, *tmp, *web, *data;
@@ -23,6 +26,10 @@ static struct {
 
 static const char index_html[] = "<!doctype html><html lang=\"fr\"><title>Portail</title></html>\n";
 static const char app_js[] = "export const answer = 42;\n";
+/* Large enough to be worth compressing: a few kilobytes of a script. */
+static char big_js[6000];
+/* A PNG is compressed already: it goes as it is, whoever asks. */
+static const char png_head[] = "\x89PNG\r\n\x1a\n";
 
 static void put(const char *rel, const char *text)
 {
@@ -51,6 +58,15 @@ static int setup(void **state)
     if (asprintf(&fx.web, "%s/web", fx.tmp) < 0)
         return -1;
     put("web/index.html", index_html);
+    size_t at = 0;
+    for (int i = 0; at + 80 < sizeof big_js; i++)
+        at += (size_t)snprintf(big_js + at, sizeof big_js - at, "export const line%d = 'la ligne numéro %d';\n", i, i);
+    put("web/assets/big.js", big_js);
+    char png[1200];
+    memset(png, 'x', sizeof png - 1);
+    png[sizeof png - 1] = 0;
+    memcpy(png, png_head, sizeof png_head - 1);
+    put("web/assets/cover.png", png);
     put("web/assets/app.js", app_js);
     put("web/assets/style.css", "body{color:#111}\n");
     put("web/assets/i18n/fr.json", "{}\n");
@@ -230,6 +246,215 @@ static void test_nothing_else_is_served(void **state)
     }
 }
 
+/* The gzip body of an answer, inflated (malloc'd, NUL-terminated); NULL if it is not gzip. */
+static char *gunzip(const char *gz, size_t len, size_t *out_len)
+{
+    z_stream z = {0};
+    if (inflateInit2(&z, 15 + 16) != Z_OK)
+        return NULL;
+    size_t cap = 64 * 1024, got = 0;
+    char *out = malloc(cap + 1);
+    z.next_in = (Bytef *)gz;
+    z.avail_in = (uInt)len;
+    int rc;
+    do {
+        z.next_out = (Bytef *)out + got;
+        z.avail_out = (uInt)(cap - got);
+        rc = inflate(&z, Z_NO_FLUSH);
+        got = z.total_out;
+    } while (rc == Z_OK && got < cap);
+    inflateEnd(&z);
+    /* One whole member, and nothing after it. */
+    if (rc != Z_STREAM_END || z.avail_in != 0) {
+        free(out);
+        return NULL;
+    }
+    out[got] = 0;
+    *out_len = got;
+    return out;
+}
+
+static void test_accept_encoding(void **state)
+{
+    (void)state;
+    struct {
+        const char *header;
+        bool gzip;
+    } cases[] = {
+        {NULL, false},
+        {"", false},
+        {"gzip", true},
+        {"GZip", true},
+        {"x-gzip", true},
+        {"gzip, deflate, br", true},
+        {"br;q=1.0, gzip;q=0.8, *;q=0.1", true},
+        {"deflate, br", false},
+        {"identity", false},
+        {"gzip;q=0", false},
+        {"gzip; q=0.000", false},
+        {"gzip;q=0.001", true},
+        {"gzip;q=1.000", true},
+        {"gzip;q=1.5", false},
+        {"gzip;q=0.0001", false},
+        {"gzip;q=", false},
+        {"gzip;q=abc", false},
+        {"*", true},
+        {"*;q=0", false},
+        {"br, *;q=0.5", true},
+        {"gzip;q=0, *", false},
+        {"*, gzip;q=0", false},
+        {"gzipped", false},
+        {"agzip", false},
+        {",,, gzip ,", true},
+        {"br;level=4;q=0.5, gzip;foo=bar", true},
+        {";;;", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        if (srv_gzip_accepted(cases[i].header) != cases[i].gzip)
+            fail_msg("Accept-Encoding: %s should %s gzip", cases[i].header ? cases[i].header : "(none)",
+                     cases[i].gzip ? "take" : "not take");
+
+    assert_true(srv_gzip_suits("text/javascript; charset=utf-8", 1000));
+    assert_true(srv_gzip_suits("image/svg+xml", 1000));
+    assert_true(srv_gzip_suits("application/json", 1000));
+    assert_false(srv_gzip_suits("text/css; charset=utf-8", 20)); /* too small to gain */
+    assert_false(srv_gzip_suits("image/png", 100000));
+    assert_false(srv_gzip_suits("font/woff2", 100000));
+    assert_false(srv_gzip_suits(NULL, 100000));
+
+    /* The compression itself: what goes in comes out. */
+    size_t zlen, len;
+    char *z = srv_gzip(big_js, strlen(big_js), &zlen);
+    assert_non_null(z);
+    assert_true(zlen < strlen(big_js) / 3);
+    char *back = gunzip(z, zlen, &len);
+    assert_non_null(back);
+    assert_int_equal(len, strlen(big_js));
+    assert_memory_equal(back, big_js, len);
+    free(back);
+    free(z);
+    z = srv_gzip("", 0, &zlen);
+    assert_non_null(z);
+    back = gunzip(z, zlen, &len);
+    assert_non_null(back);
+    assert_int_equal(len, 0);
+    free(back);
+    free(z);
+}
+
+static void test_gzip_answers(void **state)
+{
+    (void)state;
+    const char *gz[] = {"Accept-Encoding: gzip, deflate, br", NULL};
+    struct t_resp r;
+    assert_int_equal(t_http(&r, fx.port, "GET", "/assets/big.js", NULL, gz), 200);
+    assert_string_equal(t_resp_header(&r, "Content-Encoding"), "gzip");
+    assert_string_equal(t_resp_header(&r, "Vary"), "Accept-Encoding");
+    assert_string_equal(t_resp_header(&r, "Content-Type"), "text/javascript; charset=utf-8");
+    assert_policy(&r);
+    assert_true(r.len < strlen(big_js) / 3);
+    char len_s[32];
+    snprintf(len_s, sizeof len_s, "%zu", r.len);
+    assert_string_equal(t_resp_header(&r, "Content-Length"), len_s);
+    size_t n;
+    char *plain = gunzip(r.body, r.len, &n);
+    assert_non_null(plain);
+    assert_int_equal(n, strlen(big_js));
+    assert_memory_equal(plain, big_js, n);
+    free(plain);
+    char etag_gz[128];
+    snprintf(etag_gz, sizeof etag_gz, "%s", t_resp_header(&r, "ETag"));
+    char *first = malloc(r.len);
+    size_t first_len = r.len;
+    memcpy(first, r.body, r.len);
+    t_resp_free(&r);
+
+    /* Kept: the next answer is the same bytes. */
+    assert_int_equal(t_http(&r, fx.port, "GET", "/assets/big.js", NULL, gz), 200);
+    assert_int_equal(r.len, first_len);
+    assert_memory_equal(r.body, first, first_len);
+    assert_string_equal(t_resp_header(&r, "ETag"), etag_gz);
+    t_resp_free(&r);
+    free(first);
+
+    /* Without gzip (not asked, or refused): the file as it is, under another validator. */
+    const char *refused[] = {"Accept-Encoding: gzip;q=0, identity", NULL};
+    const char *const *plain_asks[] = {NULL, refused};
+    char etag_id[128] = "";
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(t_http(&r, fx.port, "GET", "/assets/big.js", NULL, plain_asks[i]), 200);
+        assert_null(t_resp_header(&r, "Content-Encoding"));
+        assert_string_equal(t_resp_header(&r, "Vary"), "Accept-Encoding");
+        assert_int_equal(r.len, strlen(big_js));
+        assert_memory_equal(r.body, big_js, r.len);
+        assert_string_not_equal(t_resp_header(&r, "ETag"), etag_gz);
+        snprintf(etag_id, sizeof etag_id, "%s", t_resp_header(&r, "ETag"));
+        t_resp_free(&r);
+    }
+
+    /* Validators: each representation answers 304 to its own ETag only. */
+    char inm_gz[160], inm_id[160];
+    snprintf(inm_gz, sizeof inm_gz, "If-None-Match: %s", etag_gz);
+    snprintf(inm_id, sizeof inm_id, "If-None-Match: %s", etag_id);
+    const char *gz_gz[] = {gz[0], inm_gz, NULL}, *gz_id[] = {gz[0], inm_id, NULL}, *id_gz[] = {inm_gz, NULL},
+               *id_id[] = {inm_id, NULL};
+    assert_int_equal(t_http(&r, fx.port, "GET", "/assets/big.js", NULL, gz_gz), 304);
+    assert_int_equal(r.len, 0);
+    assert_string_equal(t_resp_header(&r, "ETag"), etag_gz);
+    assert_string_equal(t_resp_header(&r, "Vary"), "Accept-Encoding");
+    t_resp_free(&r);
+    assert_int_equal(t_http(&r, fx.port, "GET", "/assets/big.js", NULL, id_id), 304);
+    assert_string_equal(t_resp_header(&r, "ETag"), etag_id);
+    t_resp_free(&r);
+    assert_int_equal(t_http(&r, fx.port, "GET", "/assets/big.js", NULL, gz_id), 200);
+    assert_string_equal(t_resp_header(&r, "Content-Encoding"), "gzip");
+    t_resp_free(&r);
+    assert_int_equal(t_http(&r, fx.port, "GET", "/assets/big.js", NULL, id_gz), 200);
+    assert_null(t_resp_header(&r, "Content-Encoding"));
+    assert_memory_equal(r.body, big_js, strlen(big_js));
+    t_resp_free(&r);
+
+    /* Portal files ignore Range (RFC 9110 allows it): the whole file, gzipped or not. */
+    const char *range_gz[] = {"Range: bytes=0-9", gz[0], NULL}, *range[] = {"Range: bytes=0-9", NULL};
+    assert_int_equal(t_http(&r, fx.port, "GET", "/assets/big.js", NULL, range_gz), 200);
+    assert_null(t_resp_header(&r, "Content-Range"));
+    plain = gunzip(r.body, r.len, &n);
+    assert_non_null(plain);
+    assert_int_equal(n, strlen(big_js));
+    free(plain);
+    t_resp_free(&r);
+    assert_int_equal(t_http(&r, fx.port, "GET", "/assets/big.js", NULL, range), 200);
+    assert_int_equal(r.len, strlen(big_js));
+    t_resp_free(&r);
+
+    /* Compressed already, or too small to gain: as it is, and no Vary. */
+    const char *paths[] = {"/assets/cover.png", "/assets/app.js"};
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(t_http(&r, fx.port, "GET", paths[i], NULL, gz), 200);
+        assert_null(t_resp_header(&r, "Content-Encoding"));
+        assert_null(t_resp_header(&r, "Vary"));
+        assert_null(strstr(t_resp_header(&r, "ETag"), "-gz"));
+        t_resp_free(&r);
+    }
+    assert_int_equal(t_http(&r, fx.port, "GET", "/assets/cover.png", NULL, gz), 200);
+    assert_int_equal(r.len, 1199);
+    assert_memory_equal(r.body, png_head, sizeof png_head - 1);
+    t_resp_free(&r);
+
+    /* A new version of the file is compressed again: never the kept old one. */
+    char changed[sizeof big_js + 64];
+    snprintf(changed, sizeof changed, "%s// changed\n", big_js);
+    put("web/assets/big.js", changed);
+    assert_int_equal(t_http(&r, fx.port, "GET", "/assets/big.js", NULL, gz), 200);
+    assert_string_not_equal(t_resp_header(&r, "ETag"), etag_gz);
+    plain = gunzip(r.body, r.len, &n);
+    assert_non_null(plain);
+    assert_string_equal(plain, changed);
+    free(plain);
+    t_resp_free(&r);
+    put("web/assets/big.js", big_js);
+}
+
 /* The catalogue without JavaScript: rendered by the server, everything escaped. */
 static void test_catalogue_page(void **state)
 {
@@ -276,6 +501,8 @@ int main(void)
         cmocka_unit_test(test_types_and_validators),
         cmocka_unit_test(test_nothing_else_is_served),
         cmocka_unit_test(test_catalogue_page),
+        cmocka_unit_test(test_accept_encoding),
+        cmocka_unit_test(test_gzip_answers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
