@@ -161,6 +161,14 @@ async function main() {
     'pages opened afterwards are loaded with the fresh token',
     later.map((r) => `${r.status} ${r.url.includes(fresh) ? 'fresh' : 'OLD'} ${r.url.replace(/\/content\/[^/]+/, '')}`).join('\n'));
   ok((await shownText(page)).length > 0, 'and show their text');
+  const dl = page.getByRole('link', { name: 'Télécharger pour une application de lecture (EPUB)' });
+  is(await dl.getAttribute('href'), `/download/${fresh}`, 'the download link for reading apps follows the fresh token');
+  const file = await page.evaluate(async (u) => {
+    const r = await fetch(u);
+    const b = new Uint8Array(await r.arrayBuffer());
+    return { status: r.status, type: r.headers.get('content-type'), zip: b[0] === 0x50 && b[1] === 0x4b };
+  }, await dl.getAttribute('href'));
+  ok(file.status === 200 && file.type === 'application/epub+zip' && file.zip, 'and gives the EPUB', JSON.stringify(file));
 
   // ---- a fixed-layout book whose pages carry scripts ----
   await page.goto(`${base}/read/${fxlLoan.id}`);
@@ -168,6 +176,23 @@ async function main() {
   await waitPage(page, { eq: 1 });
   const fxlManifest = await (await fetch(`${base}${fxlLoan.links.read}`)).json();
   is(await where(page), `Page 1 sur ${fxlManifest.readingOrder.length}`, 'a fixed-layout book has one position per page');
+  // Its first page is its table of contents: a link in the book goes where it points.
+  const target = fxlManifest.readingOrder.findIndex((l) => l.href.endsWith('xhtml/multimedia-001.xhtml')) + 1;
+  const navFrame = page.frames().find((f) => f.url().startsWith('blob:') && f !== page.mainFrame());
+  let clicked = false;
+  for (const f of page.frames()) {
+    if (f === page.mainFrame() || clicked) continue;
+    const link = f.locator('a[href="multimedia-001.xhtml"]');
+    if (await link.count().catch(() => 0)) {
+      await link.first().click();
+      clicked = true;
+    }
+  }
+  ok(clicked && navFrame, 'the book\'s own table of contents is on show');
+  await waitPage(page, { gt: target - 2 });
+  const landed = await pageNumber(page);
+  ok(landed === target || landed === target - 1, 'a link inside the book opens the page it points to (or its spread)',
+    `${await where(page)}, the link's page is ${target}`);
   await page.locator('summary', { hasText: 'Table des matières' }).click();
   await page.locator('.toc a', { hasText: 'Chapter 8 - Scripting' }).click();
   await page.waitForFunction(() => document.querySelector('.where').textContent.match(/^Page (\d+)/)[1] > 1);

@@ -174,10 +174,14 @@ export async function reader(loanId) {
     } }, e.title))));
   stage.tabIndex = -1;
 
+  // The copy for reading apps, its link kept on the current token.
+  const download = loan.links.download
+    ? h('a', { class: 'download', href: loan.links.download, download: '' }, t('reader.download')) : null;
   onLeave(keepFresh(loan, (fresh) => {
     token = fresh;
     fetcher.baseUrl = dir();
     manifest.setSelfLink(`${dir()}manifest.json`);
+    if (download) download.href = `/download/${fresh}`;
   }));
   onLeave(() => { if (nav) nav.destroy(); nav = null; });
 
@@ -185,7 +189,7 @@ export async function reader(loanId) {
     h('div', { class: 'reader' },
       h('div', { class: 'reader-head' },
         h('h1', { class: 'reader-title' }, title),
-        h('p', null, h('a', { href: '/account' }, t('reader.back')))),
+        h('p', { class: 'reader-links' }, download, h('a', { href: '/account' }, t('reader.back')))),
       h('nav', { class: 'reader-bar', 'aria-label': t('reader.toc') },
         toc.length ? h('details', { class: 'toc-box' }, h('summary', null, t('reader.toc')), tocList) : null,
         h('div', { class: 'group' }, prev, where, next),
