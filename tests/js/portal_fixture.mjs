@@ -160,6 +160,30 @@ export async function shot(page, name) {
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 
+// WCAG 1.4.4 and 1.4.10: with the text at twice its size (the reader's own setting, not a
+// page zoom), and at 200% page zoom on a 1280-px window (640 CSS pixels), nothing needs
+// sideways scrolling and the page's heading and main controls stay on screen.
+export async function zoom200(page, name) {
+  const check = () => page.evaluate(() => {
+    const over = document.documentElement.scrollWidth - window.innerWidth;
+    const hidden = [...document.querySelectorAll('main h1, main button, main a, main input, main select')]
+      .filter((el) => el.offsetParent !== null)
+      .filter((el) => { const r = el.getBoundingClientRect(); return r.right > window.innerWidth + 1 || r.left < -1; })
+      .map((el) => el.textContent.trim().slice(0, 30) || el.outerHTML.slice(0, 60));
+    return { over, hidden };
+  });
+  await page.evaluate(() => { document.documentElement.style.fontSize = '200%'; });
+  await page.waitForTimeout(150);
+  const text = await check();
+  await page.evaluate(() => { document.documentElement.style.fontSize = ''; });
+  await page.setViewportSize({ width: 640, height: 450 });
+  await page.waitForTimeout(150);
+  const zoomed = await check();
+  await page.setViewportSize({ width: 1280, height: 900 });
+  ok(text.over <= 0 && !text.hidden.length, `${name} works with text at 200%`, JSON.stringify(text));
+  ok(zoomed.over <= 0 && !zoomed.hidden.length, `${name} works at 200% zoom`, JSON.stringify(zoomed));
+}
+
 // The portal marks <main aria-busy="true"> from the moment it starts drawing a page.
 export async function ready(page) {
   await page.waitForSelector('main[aria-busy=false] h1');

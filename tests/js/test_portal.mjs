@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { CORPUS, axe, is, needDatabase, ok, portal, ready, shot } from './portal_fixture.mjs';
+import { CORPUS, axe, is, needDatabase, ok, portal, ready, shot, zoom200 } from './portal_fixture.mjs';
 
 needDatabase();
 const P = portal('portal_js');
@@ -62,6 +62,7 @@ async function main() {
   ok(await page.evaluate(() => document.activeElement.getBoundingClientRect().top >= 0), 'which shows itself when focused');
   await axe(page, 'home');
   await shot(page, 'home');
+  await zoom200(page, 'home');
 
   await page.getByRole('button', { name: 'English' }).click();
   await page.waitForFunction(() => document.documentElement.lang === 'en');
@@ -116,6 +117,7 @@ async function main() {
   await ready(page);
   await axe(page, 'search results');
   await shot(page, 'search');
+  await zoom200(page, 'search');
 
   // ---- title page: borrow ----
   await page.getByRole('link', { name: "Children's Literature" }).click();
@@ -125,6 +127,7 @@ async function main() {
   await page.getByLabel('Durée du prêt').selectOption('7');
   await axe(page, 'title page');
   await shot(page, 'title');
+  await zoom200(page, 'title');
   await page.getByRole('button', { name: 'Emprunter', exact: true }).click();
   await page.getByRole('status').filter({ hasText: 'Prêt enregistré' }).waitFor();
   ok(true, 'borrowing is announced in a live region');
@@ -182,6 +185,7 @@ async function main() {
   ok(after - before > 8, 'the forward button skips 10 seconds', `${before} -> ${after}`);
   await axe(page, 'player');
   await shot(page, 'player');
+  await zoom200(page, 'player');
   await page.locator('.player .buttons button').first().click(); // pause
   await page.getByRole('link', { name: 'Retour à mon compte' }).click();
   await ready(page);
@@ -251,6 +255,7 @@ async function main() {
   }
   await axe(page, 'account');
   await shot(page, 'account');
+  await zoom200(page, 'account');
   await loanItem.getByRole('button', { name: /Rendre/ }).click();
   await page.getByRole('status').filter({ hasText: 'est rendu' }).waitFor();
   is(await page.evaluate(() => document.activeElement.textContent), 'Mes prêts', 'the focus stays with the loans');

@@ -5,7 +5,7 @@
 // a book's scripts kept from running, an ended loan. TAP on stdout.
 import fs from 'node:fs';
 import path from 'node:path';
-import { CORPUS, root, axe, is, needDatabase, ok, portal, ready, shot } from './portal_fixture.mjs';
+import { CORPUS, root, axe, is, needDatabase, ok, portal, ready, shot, zoom200 } from './portal_fixture.mjs';
 
 needDatabase();
 const P = portal('reader_js');
@@ -143,6 +143,7 @@ async function main() {
   is(await page.locator('.reader-bar .size').innerText(), 'Taille du texte : 125 %', 'and the text size');
   await axe(page, 'reader');
   await shot(page, 'reader-reflowable');
+  await zoom200(page, 'the reader');
   const refreshed = page.waitForResponse((r) => /\/api\/v1\/loans\/[^/]+\/token$/.test(r.url()));
   // Tokens are stamped to the second: let one pass, or the fresh token is the same.
   await new Promise((r) => setTimeout(r, 1100));
