@@ -172,16 +172,7 @@ static void send_web_file(struct srv_req *r, const char *rel, const char *cache_
         return;
     }
     size_t len = (size_t)st.st_size, got = 0;
-    char *buf = malloc(len ? len : 1);
-    while (buf && got < len) {
-        ssize_t k = read(fd, buf + got, len - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
-    close(fd);
+    char *buf = (char *)srv_read_all(fd, len, &got);
     if (!buf || got != len) {
         free(buf);
         srv_reply_error(r, 500, "internal_error", "could not read the portal's file");

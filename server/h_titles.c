@@ -116,31 +116,6 @@ static int put_file(const char *data_dir, const char *rel, const void *data, siz
     return 0;
 }
 
-/* The whole of a file of about size bytes (at most that many), malloc'd; NULL on failure. */
-static unsigned char *read_file(const char *path, size_t size, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    unsigned char *buf = malloc(size ? size : 1);
-    size_t got = 0;
-    while (buf && got < size) {
-        ssize_t k = read(fd, buf + got, size - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            break;
-        got += (size_t)k;
-    }
-    close(fd);
-    if (!buf || got == 0) {
-        free(buf);
-        return NULL;
-    }
-    *len = got;
-    return buf;
-}
-
 /*
  * The thumbnail of a stored cover at width w, made on the first request and kept beside
  * the covers (covers/thumbs/<cover's name>-<w>.webp; a "-<w>.orig" marker when the
@@ -173,9 +148,15 @@ static const char *thumbnail(struct srv_req *r, const char *cover_rel, const cha
     unsigned char *src = NULL, *out = NULL;
     size_t out_len = 0;
     struct media_error err = {0};
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= MEDIA_THUMB_MAX_INPUT)
-        src = read_file(path, (size_t)st.st_size, &len);
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (size_t)st.st_size <= MEDIA_THUMB_MAX_INPUT) {
+        src = srv_read_all(fd, (size_t)st.st_size, &len); /* closes fd */
+        fd = -1;
+    }
+    if (fd >= 0)
+        close(fd);
     int rc = src ? media_thumbnail(src, len, w, &out, &out_len, NULL, NULL, &err) : -1;
     if (rc == 0 && out_len < len && put_file(dir, thumb, out, out_len) == 0) {
         snprintf(rel_out, cap, "%s", thumb);

@@ -279,6 +279,12 @@ void srv_reply_shared(struct srv_req *r, unsigned status, const char *content_ty
 /** len bytes of fd from offset; the response owns fd (closed when sent, or now on failure). */
 void srv_reply_fd(struct srv_req *r, unsigned status, const char *content_type, int fd, uint64_t offset,
                   uint64_t len);
+/**
+ * Reads up to size bytes of fd into a new buffer (malloc'd, at least 1 byte; NULL when
+ * out of memory), closes fd and sets *got to what was read: fewer than size when the
+ * file was shorter or a read failed.
+ */
+unsigned char *srv_read_all(int fd, size_t size, size_t *got);
 void srv_reply_file(struct srv_req *r, const char *rel_path, const char *content_type, const char *cache_control);
 
 #endif

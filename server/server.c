@@ -159,6 +159,23 @@ void srv_reply_file(struct srv_req *r, const char *rel_path, const char *content
     set_response(r, 200, resp, content_type);
 }
 
+unsigned char *srv_read_all(int fd, size_t size, size_t *got)
+{
+    unsigned char *buf = malloc(size ? size : 1);
+    size_t n = 0;
+    while (buf && n < size) {
+        ssize_t k = read(fd, buf + n, size - n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+    }
+    close(fd);
+    *got = n;
+    return buf;
+}
+
 char *srv_path_for_log(const char *path, char *out, size_t cap)
 {
     /* Content, stream and download URLs carry a patron's token: the log keeps the path,
