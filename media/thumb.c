@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
@@ -46,6 +48,72 @@ static enum AVCodecID sniff(const unsigned char *p, size_t n)
     return AV_CODEC_ID_NONE;
 }
 
+/* A JPEG's scans (SOS markers). A progressive JPEG has about ten; each costs a pass over
+ * the whole picture, so a small file with thousands of them keeps a core busy for
+ * minutes. 0xFF 0xDA cannot occur inside entropy-coded data (0xFF is stuffed there), so
+ * counting the pairs counts the scans, and any in embedded thumbnails, which only errs
+ * on the side of refusing. */
+static size_t jpeg_scans(const unsigned char *p, size_t n)
+{
+    size_t scans = 0;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (p[i] == 0xff && p[i + 1] == 0xda)
+            scans++;
+    return scans;
+}
+
+static uint32_t be16(const unsigned char *p) { return (uint32_t)p[0] << 8 | p[1]; }
+static uint32_t le16(const unsigned char *p) { return (uint32_t)p[1] << 8 | p[0]; }
+static uint32_t le24(const unsigned char *p) { return (uint32_t)p[2] << 16 | le16(p); }
+
+/* The size a picture declares in its header, read before anything is decoded (0 x 0
+ * when the header is not where it should be: the decoder then says what is wrong). */
+static void declared_size(enum AVCodecID id, const unsigned char *p, size_t n, uint64_t *w, uint64_t *h)
+{
+    *w = *h = 0;
+    if (id == AV_CODEC_ID_PNG && n >= 24 && !memcmp(p + 12, "IHDR", 4)) {
+        *w = be16(p + 16) << 16 | be16(p + 18);
+        *h = be16(p + 20) << 16 | be16(p + 22);
+    } else if (id == AV_CODEC_ID_GIF && n >= 10) {
+        *w = le16(p + 6);
+        *h = le16(p + 8);
+    } else if (id == AV_CODEC_ID_WEBP && n >= 30) {
+        if (!memcmp(p + 12, "VP8X", 4)) {
+            *w = 1 + (uint64_t)le24(p + 24);
+            *h = 1 + (uint64_t)le24(p + 27);
+        } else if (!memcmp(p + 12, "VP8L", 4)) {
+            *w = 1 + ((uint64_t)(p[22] & 0x3f) << 8 | p[21]);
+            *h = 1 + ((uint64_t)(p[24] & 0x0f) << 10 | (uint64_t)p[23] << 2 | (p[22] & 0xc0) >> 6);
+        } else if (!memcmp(p + 12, "VP8 ", 4)) {
+            *w = le16(p + 26) & 0x3fff;
+            *h = le16(p + 28) & 0x3fff;
+        }
+    } else if (id == AV_CODEC_ID_MJPEG) {
+        /* The markers up to the frame header (SOF0..SOF15 but DHT, JPG and DAC). */
+        for (size_t i = 2; i + 9 <= n && p[i] == 0xff;) {
+            unsigned m = p[i + 1];
+            if (m == 0xff) {
+                i++;
+                continue;
+            }
+            if (m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc) {
+                *h = be16(p + i + 5);
+                *w = be16(p + i + 7);
+                return;
+            }
+            if (m == 0xda)
+                return;
+            i += 2 + be16(p + i + 2);
+        }
+    }
+}
+
+/* Out of memory is said as such: it may pass, where a bad picture stays bad. */
+static const char *decode_code(int averr)
+{
+    return averr == AVERROR(ENOMEM) ? "no_memory" : "bad_image";
+}
+
 /* The first picture of data, decoded into *out (which the caller frees). */
 static int decode(const unsigned char *data, size_t len, enum AVCodecID id, AVFrame **out, struct media_error *err)
 {
@@ -67,7 +135,7 @@ static int decode(const unsigned char *data, size_t len, enum AVCodecID id, AVFr
     ctx->thread_count = 1;
     ctx->max_pixels = MEDIA_THUMB_MAX_PIXELS;
     if ((averr = avcodec_open2(ctx, codec, NULL)) < 0) {
-        fail(err, "bad_image", "the picture's decoder would not start", averr);
+        fail(err, decode_code(averr), "the picture's decoder would not start", averr);
         goto out;
     }
     if ((averr = av_packet_from_data(pkt, copy, (int)len)) < 0) {
@@ -76,7 +144,7 @@ static int decode(const unsigned char *data, size_t len, enum AVCodecID id, AVFr
     }
     copy = NULL; /* the packet owns it */
     if ((averr = avcodec_send_packet(ctx, pkt)) < 0 && averr != AVERROR(EAGAIN)) {
-        fail(err, "bad_image", "the picture cannot be decoded", averr);
+        fail(err, decode_code(averr), "the picture cannot be decoded", averr);
         goto out;
     }
     averr = avcodec_receive_frame(ctx, frame);
@@ -86,7 +154,7 @@ static int decode(const unsigned char *data, size_t len, enum AVCodecID id, AVFr
         averr = avcodec_receive_frame(ctx, frame);
     }
     if (averr < 0) {
-        fail(err, "bad_image", "the picture cannot be decoded", averr);
+        fail(err, decode_code(averr), "the picture cannot be decoded", averr);
         goto out;
     }
     if (frame->width <= 0 || frame->height <= 0 || frame->format < 0) {
@@ -116,6 +184,12 @@ int media_thumbnail(const void *data, size_t len, int width, unsigned char **out
     enum AVCodecID id = sniff(data, len);
     if (id == AV_CODEC_ID_NONE)
         return fail(err, "unsupported_image", "the picture is not a PNG, JPEG, GIF or WebP", 0);
+    uint64_t dw, dh;
+    declared_size(id, data, len, &dw, &dh);
+    if (dw > MEDIA_THUMB_MAX_PIXELS || dh > MEDIA_THUMB_MAX_PIXELS || dw * dh > MEDIA_THUMB_MAX_PIXELS)
+        return fail(err, "bad_image", "the picture has more than 25 megapixels", 0);
+    if (id == AV_CODEC_ID_MJPEG && jpeg_scans(data, len) > MEDIA_THUMB_MAX_SCANS)
+        return fail(err, "bad_image", "the JPEG has more scans than any cover needs", 0);
     AVFrame *src = NULL;
     if (decode(data, len, id, &src, err) != 0)
         return -1;

@@ -47,9 +47,20 @@ static int parse_range(const char *h, size_t len, size_t *from, size_t *to)
     return rc;
 }
 
-static bool is_document(const char *type)
+/* What a book's resources are sent with; see serve_resource(). */
+#define CONTENT_POLICY                                                                                          \
+    "sandbox; default-src 'none'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "                \
+    "font-src 'self' data:; media-src 'self' blob:; frame-ancestors 'self'"
+
+static bool dest_allowed(const char *dest)
 {
-    return !strcmp(type, "application/xhtml+xml") || !strcmp(type, "text/html") || !strcmp(type, "image/svg+xml");
+    static const char *const ok[] = {"empty", "image", "style", "font", "audio", "video", "track"};
+    if (!dest)
+        return true;
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        if (!strcmp(dest, ok[i]))
+            return true;
+    return false;
 }
 
 static void release_bytes(void *p)
@@ -128,14 +139,10 @@ static void serve_resource(struct srv_req *r, struct srv_book *b, size_t item, c
         snprintf(cr, sizeof cr, "bytes %zu-%zu/%zu", from, to, len);
         srv_add_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
     }
-    /* A book's scripts run in an opaque origin: they cannot reach the portal's session,
-     * its cookies or its API with them. */
-    if (is_document(it->media_type))
-        srv_add_header(r, "Content-Security-Policy",
-                       "sandbox allow-scripts allow-popups; default-src 'self' data: blob:; "
-                       "script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-                       "img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self' data:; "
-                       "connect-src 'none'; form-action 'none'; frame-ancestors 'self'");
+    /* Whatever its declared type (a package may call a page application/xml or
+     * Text/HTML), a resource opened as a document runs sandboxed in an opaque origin,
+     * with no script: it cannot reach the portal's session. */
+    srv_add_header(r, "Content-Security-Policy", CONTENT_POLICY);
 }
 
 /* Readium's own address for the positions list. It is looked up before the book's
@@ -163,6 +170,7 @@ static void serve_positions(struct srv_req *r, struct srv_book *b, const char *t
     }
     srv_reply_buffer(r, 200, POSITIONS_TYPE, s, strlen(s));
     srv_add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "private, no-store");
+    srv_add_header(r, "Content-Security-Policy", CONTENT_POLICY);
 }
 
 static const char *claim(const json_t *claims, const char *name)
@@ -184,6 +192,17 @@ static void release_book(void *p)
 void h_content(struct srv_req *r)
 {
     const char *token = srv_param(r, "token"), *path = srv_param(r, "path");
+    /* The portal's reader fetches a book's pages (Sec-Fetch-Dest: empty) and shows them
+     * in frames of the portal's origin, whose pictures, styles, fonts and media then come
+     * from here. Nothing else a browser asks for is sent: not a script or a worker, and
+     * not a document, frame or object, which a page could open with a <meta> refresh or
+     * an <iframe>. Every current browser sends Sec-Fetch-Dest (Safari since 16.4);
+     * reading apps, which ask without it, get everything. */
+    if (!dest_allowed(srv_header(r, "Sec-Fetch-Dest"))) {
+        srv_reply_error(r, 403, "resource_blocked",
+                        "A book's pages are read through the reader; its scripts and frames are not sent.");
+        return;
+    }
     struct srv_access a;
     if (srv_loan_access(r, token, &a) != 0)
         return;
@@ -224,19 +243,11 @@ void h_content(struct srv_req *r)
         json_decref(w);
         srv_reply_buffer(r, 200, "application/webpub+json", s, s ? strlen(s) : 0);
         srv_add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "private, no-store");
+        srv_add_header(r, "Content-Security-Policy", CONTENT_POLICY);
         return;
     }
     if (!strcmp(path, POSITIONS_PATH)) {
         serve_positions(r, b, token);
-        return;
-    }
-    /* A book's scripts do not run in the portal's reader, which shows its pages in frames
-     * of the portal's origin: a page's inline scripts are stopped by the policy the frame
-     * inherits, its script files here (every current browser sends Sec-Fetch-Dest;
-     * Safari since 16.4). Reading apps, which ask without it, still get them. */
-    const char *dest = srv_header(r, "Sec-Fetch-Dest");
-    if (dest && (!strcmp(dest, "script") || strstr(dest, "worker") || strstr(dest, "worklet"))) {
-        srv_reply_error(r, 403, "book_scripts_blocked", "A book's scripts do not run in the web reader.");
         return;
     }
     /* Only what the package lists is served: never META-INF, never a path outside it. */

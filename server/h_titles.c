@@ -3,11 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "pretnum/catalogue.h"
@@ -84,8 +85,9 @@ void h_title(struct srv_req *r)
  * title page (240, 1x and 2x). Any other width would let a client fill the disk. */
 static const int thumb_widths[] = {160, 240, 320, 480};
 
-/* Writes len bytes to data_dir/rel through a temporary file and a rename, so a reader
- * never sees half a file; two requests making the same thumbnail write the same bytes. */
+/* Writes len bytes to data_dir/rel through a temporary file, fsync and a rename, so a
+ * reader never sees half a file, even after a crash; two requests making the same
+ * thumbnail write the same bytes. */
 static int put_file(const char *data_dir, const char *rel, const void *data, size_t len)
 {
     char path[4096], tmp[4200];
@@ -95,10 +97,11 @@ static int put_file(const char *data_dir, const char *rel, const void *data, siz
     if (mkdir(path, 0755) != 0 && errno != EEXIST)
         return -1;
     *slash = '/';
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)syscall(SYS_gettid));
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path);
+    int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return -1;
+    fchmod(fd, 0644);
     const unsigned char *p = data;
     size_t done = 0;
     while (done < len) {
@@ -109,12 +112,20 @@ static int put_file(const char *data_dir, const char *rel, const void *data, siz
             break;
         done += (size_t)k;
     }
-    if (close(fd) != 0 || done != len || rename(tmp, path) != 0) {
+    if (done != len || (len && fsync(fd) != 0)) {
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    if (close(fd) != 0 || rename(tmp, path) != 0) {
         unlink(tmp);
         return -1;
     }
     return 0;
 }
+
+static const char *make_thumbnail(struct srv_req *r, const char *cover_rel, const char *cover_type, int w,
+                                  const char *thumb, const char *marker, char *rel_out, size_t cap);
 
 /*
  * The thumbnail of a stored cover at width w, made on the first request and kept beside
@@ -135,14 +146,30 @@ static const char *thumbnail(struct srv_req *r, const char *cover_rel, const cha
     snprintf(rel_out, cap, "%s", cover_rel);
     if (!strcmp(cover_type, "image/svg+xml"))
         return cover_type; /* drawn at any size already */
+    struct stat st;
     snprintf(path, sizeof path, "%s/%s", dir, thumb);
-    if (access(path, R_OK) == 0) {
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
         snprintf(rel_out, cap, "%s", thumb);
         return "image/webp";
     }
     snprintf(path, sizeof path, "%s/%s", dir, marker);
     if (access(path, F_OK) == 0)
         return cover_type;
+    /* One picture decoded at a time in this server, so covers can take at most one core
+     * from the handlers; meanwhile the others get the cover as it is. */
+    static pthread_mutex_t making = PTHREAD_MUTEX_INITIALIZER;
+    if (pthread_mutex_trylock(&making) != 0)
+        return cover_type;
+    const char *type = make_thumbnail(r, cover_rel, cover_type, w, thumb, marker, rel_out, cap);
+    pthread_mutex_unlock(&making);
+    return type;
+}
+
+static const char *make_thumbnail(struct srv_req *r, const char *cover_rel, const char *cover_type, int w,
+                                  const char *thumb, const char *marker, char *rel_out, size_t cap)
+{
+    const char *dir = r->srv->cfg.data_dir;
+    char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, cover_rel);
     size_t len = 0;
     unsigned char *src = NULL, *out = NULL;
@@ -167,7 +194,10 @@ static const char *thumbnail(struct srv_req *r, const char *cover_rel, const cha
     if (rc != 0)
         fprintf(stderr, "level=warn rid=%s msg=\"cover kept as it is\" cover=\"%s\" detail=\"%s\"\n", r->rid,
                 cover_rel, src ? err.message : "unreadable");
-    if (put_file(dir, marker, "", 0) != 0)
+    /* Remembered only when asking again would give the same answer: a picture that is
+     * not one, or that no thumbnail makes smaller; never for want of memory or disk. */
+    bool lasting = src && (rc == 0 ? out_len >= len : strcmp(err.code, "no_memory") != 0);
+    if (lasting && put_file(dir, marker, "", 0) != 0)
         fprintf(stderr, "level=warn rid=%s msg=\"could not write the thumbnail marker\" errno=%d\n", r->rid, errno);
     free(out);
     free(src);
@@ -218,8 +248,11 @@ void h_title_cover(struct srv_req *r)
     } else {
         srv_reply_file(r, rel, send_type, cache);
     }
-    if (r->status == 200 || r->status == 304)
+    if (r->status == 200 || r->status == 304) {
         srv_add_header(r, MHD_HTTP_HEADER_ETAG, etag);
+        /* An SVG cover opened as a page runs nothing and reaches nothing. */
+        srv_add_header(r, "Content-Security-Policy", "sandbox; default-src 'none'; style-src 'unsafe-inline'");
+    }
 }
 
 void h_admin_title_upload(struct srv_req *r)

@@ -161,7 +161,8 @@ const char *media_kind_name(enum media_kind kind);
 /** Thumbnail widths accepted, the largest picture decoded, the largest input. */
 #define MEDIA_THUMB_MIN_WIDTH 16
 #define MEDIA_THUMB_MAX_WIDTH 2048
-#define MEDIA_THUMB_MAX_PIXELS (40 * 1000 * 1000)
+#define MEDIA_THUMB_MAX_PIXELS (25 * 1000 * 1000)
+#define MEDIA_THUMB_MAX_SCANS 64
 #define MEDIA_THUMB_MAX_INPUT ((size_t)32 << 20)
 
 /**
@@ -170,7 +171,8 @@ const char *media_kind_name(enum media_kind kind);
  * picture, the height keeping the proportions (within 1:4), transparency kept. Returns 0
  * with *out (malloc'd, the caller frees it), *out_len and, when not NULL, the size drawn;
  * or -1 with *err: "bad_width", "unsupported_image" (not one of those formats),
- * "bad_image" (undecodable, or more than MEDIA_THUMB_MAX_PIXELS), "no_memory".
+ * "bad_image" (undecodable, more than MEDIA_THUMB_MAX_PIXELS, a JPEG of more than
+ * MEDIA_THUMB_MAX_SCANS scans), "no_memory" (which may pass).
  * Thread-safe; data is only read.
  */
 int media_thumbnail(const void *data, size_t len, int width, unsigned char **out, size_t *out_len,

@@ -614,8 +614,12 @@ static void test_cover_thumbnails(void **state)
         assert_string_equal(t_err_code(&r), "bad_width");
         t_resp_free(&r);
     }
-    /* A cover libavcodec cannot read is sent as it is, and that is remembered. */
+    /* A cover libavcodec cannot read is sent as it is, and that is remembered (the
+     * cover is put back afterwards: later tests use it). */
     snprintf(file, sizeof file, "%s/%s", fx.data, cover_rel);
+    size_t orig_len;
+    char *orig = t_slurp(file, &orig_len);
+    assert_non_null(orig);
     FILE *f = fopen(file, "r+b");
     assert_non_null(f);
     assert_int_equal(fseek(f, 16, SEEK_SET), 0);
@@ -628,6 +632,12 @@ static void test_cover_thumbnails(void **state)
     t_resp_free(&r);
     snprintf(file, sizeof file, "%s/covers/thumbs/%.*s-320.orig", fx.data, (int)strcspn(base, "."), base);
     assert_int_equal(access(file, F_OK), 0);
+    snprintf(file, sizeof file, "%s/%s", fx.data, cover_rel);
+    f = fopen(file, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(orig, 1, orig_len, f), orig_len);
+    fclose(f);
+    free(orig);
     t_resp_free(&whole);
     free(cover_rel);
     free(id);
