@@ -3,6 +3,7 @@
 // contents, text size applied inside the book, the position remembered, links inside a
 // book followed, the token refreshed under a long reading session, a fixed-layout book,
 // a book's scripts kept from running, an ended loan. TAP on stdout.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CORPUS, root, axe, is, needDatabase, ok, portal, ready, shot, zoom200 } from './portal_fixture.mjs';
@@ -23,6 +24,50 @@ async function waitPage(page, { eq, gt }) {
     const m = (document.querySelector('.where') || {}).textContent?.match(/^Page (\d+) sur (\d+)$/);
     return m && (e === undefined || Number(m[1]) === e) && (g === undefined || Number(m[1]) > g);
   }, [eq, gt]);
+}
+
+// An EPUB whose page tries every way of running script or leaving the page: inline and
+// event-attribute scripts, a javascript: link, a frame and an object opening an XML page
+// (declared application/xml) and an SVG with scripts, a <meta> refresh, a form.
+function makeHostileBook(dir) {
+  const root = path.join(dir, 'hostile');
+  const put = (name, text) => {
+    fs.mkdirSync(path.dirname(path.join(root, name)), { recursive: true });
+    fs.writeFileSync(path.join(root, name), text);
+  };
+  put('mimetype', 'application/epub+zip');
+  put('META-INF/container.xml', '<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">'
+    + '<rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/></rootfiles></container>');
+  put('OEBPS/content.opf', `<?xml version="1.0" encoding="UTF-8"?>
+<package xmlns="http://www.idpf.org/2007/opf" version="3.0" unique-identifier="id">
+<metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:identifier id="id">urn:uuid:6c1f7e1e-0b5e-4c47-9d2a-7a4f3c2b9d10</dc:identifier>
+<dc:title>Le Livre piégé</dc:title><dc:language>fr</dc:language><meta property="dcterms:modified">2026-11-25T00:00:00Z</meta></metadata>
+<manifest><item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>
+<item id="p1" href="p1.xhtml" media-type="application/xhtml+xml" properties="scripted"/>
+<item id="x" href="evil.xml" media-type="application/xml"/>
+<item id="s" href="evil.svg" media-type="image/svg+xml" properties="scripted"/></manifest>
+<spine><itemref idref="p1"/></spine></package>`);
+  put('OEBPS/nav.xhtml', `<?xml version="1.0" encoding="UTF-8"?>
+<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops"><head><title>Sommaire</title></head>
+<body><nav epub:type="toc"><ol><li><a href="p1.xhtml">Page</a></li></ol></nav></body></html>`);
+  put('OEBPS/p1.xhtml', `<?xml version="1.0" encoding="UTF-8"?>
+<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="fr"><head><title>Piège</title>
+<meta http-equiv="refresh" content="1;url=evil.xml"/>
+<script>top.pwned = 'inline';</script></head>
+<body onload="top.pwned = 'onload'"><h1>Une page piégée</h1>
+<p>Texte ordinaire qui doit rester lisible.</p>
+<p><img src="nothing.png" onerror="top.pwned = 'onerror'" alt="rien"/></p>
+<iframe src="evil.xml" title="x"></iframe>
+<object data="evil.svg" type="image/svg+xml"></object>
+<p><a id="js" href="javascript:top.pwned = 'link'">lien</a></p>
+<form action="/api/v1/session" method="post"><p><button>envoyer</button></p></form>
+</body></html>`);
+  put('OEBPS/evil.xml', '<?xml version="1.0"?><root xmlns:x="http://www.w3.org/1999/xhtml"><x:script>top.pwned = \'xml\';</x:script></root>');
+  put('OEBPS/evil.svg', '<svg xmlns="http://www.w3.org/2000/svg"><script>top.pwned = \'svg\';</script></svg>');
+  const file = path.join(dir, 'hostile.epub');
+  execFileSync('zip', ['-X', '-0', '-q', file, 'mimetype'], { cwd: root });
+  execFileSync('zip', ['-X', '-r', '-q', file, 'META-INF', 'OEBPS'], { cwd: root });
+  return file;
 }
 
 async function main() {
@@ -76,7 +121,8 @@ async function main() {
   await ready(page);
   await waitPage(page, { eq: 1 });
   is(await where(page), `Page 1 sur ${positions.total}`, 'the reader opens at page 1 of the positions list');
-  ok(await page.getByRole('button', { name: 'Précédent', exact: true }).isDisabled(), 'there is no page before the first');
+  is(await page.getByRole('button', { name: 'Précédent', exact: true }).getAttribute('aria-disabled'), 'true',
+    'there is no page before the first (said, and the button keeps the focus)');
   await page.getByRole('button', { name: 'Suivant', exact: true }).click();
   await waitPage(page, { gt: 1 });
   const p2 = await pageNumber(page);
@@ -215,9 +261,21 @@ async function main() {
   ok(verdict && verdict.defined === 'undefined', 'a book\'s inline script does not run in the reader (what it defines is not there)',
     JSON.stringify(verdict));
   ok(verdict && verdict.text === 'FAIL', 'nor its onload attribute (the page still reads FAIL)', JSON.stringify(verdict));
-  const scripts = contentRequests.filter((r) => r.url.endsWith('/scripts/rso.js'));
-  ok(scripts.length > 0 && scripts.every((r) => r.status === 403), 'a book\'s script file is refused to the reader\'s frames',
-    scripts.map((r) => r.status).join(' ') || 'never asked for');
+  const left = await page.evaluate(() => {
+    for (const f of document.querySelectorAll('.reader-pages iframe')) {
+      const d = f.contentDocument;
+      if (d && d.getElementById('scr-010-result')) {
+        return { scripts: [...d.scripts].filter((x) => !x.src.startsWith('blob:')).length,
+          handlers: d.querySelectorAll('[onload]').length, frames: d.querySelectorAll('iframe').length };
+      }
+    }
+    return null;
+  });
+  ok(left && !left.scripts && !left.handlers && !left.frames, 'the page reaches its frame without its scripts, handlers or frames',
+    JSON.stringify(left));
+  const scripts = contentRequests.filter((r) => r.url.endsWith('/scripts/rso.js') || r.url.includes('-inset.xhtml'));
+  ok(scripts.every((r) => r.status === 403), 'no script file or inner page of the book is sent to the reader',
+    scripts.map((r) => `${r.status} ${r.url.replace(/.*\/content\/[^/]+/, '')}`).join('\n'));
   await axe(page, 'reader, fixed layout');
   await shot(page, 'reader-fixed');
 
@@ -233,11 +291,35 @@ async function main() {
   is(await where(page), `Page ${third.locations.position} sur ${positions.total}`,
     'a remembered place the list no longer has opens its part at the start');
 
+  // ---- a book that tries everything: nothing runs, nothing navigates, the text stays ----
+  const hostile = makeHostileBook(P.tmp);
+  const trap = cli(['import', hostile]);
+  cli(['licence', 'add', '--title', trap, '--consortium', consortium, '--concurrency', '2']);
+  const trapLoan = (await api('POST', '/api/v1/loans', { title_id: trap })).body.loan;
+  await page.goto(`${base}/read/${trapLoan.id}`);
+  await ready(page);
+  await waitPage(page, { eq: 1 });
+  await page.waitForTimeout(2500); // its <meta> refresh asked for 1 s
+  for (const f of page.frames()) {
+    const link = f.locator('#js');
+    if (f !== page.mainFrame() && await link.count().catch(() => 0)) await link.click().catch(() => {});
+  }
+  await page.waitForTimeout(500);
+  const trapped = await page.evaluate(() => ({ pwned: window.pwned, path: location.pathname }));
+  ok(trapped.pwned === undefined, 'a hostile page\'s inline script, onload, onerror, javascript: link, frame, object and refresh run nothing',
+    JSON.stringify(trapped));
+  is(trapped.path, `/read/${trapLoan.id}`, 'and the reader is still where it was');
+  ok((await shownText(page)).includes('Texte ordinaire qui doit rester lisible.'), 'while its text is shown');
+  const evil = contentRequests.filter((r) => /evil\.(xml|svg)$/.test(r.url));
+  ok(evil.every((r) => r.status === 403), 'its XML and SVG are never sent to be opened as documents',
+    evil.map((r) => `${r.status} ${r.url.replace(/.*\/content\/[^/]+/, '')}`).join('\n'));
+
   // ---- an ended loan ----
   is((await api('POST', `/api/v1/loans/${loan.id}/return`)).status, 200, 'the patron returns the book');
   await page.goto(`${base}/read/${loan.id}`);
   await ready(page);
   ok(await page.getByRole('alert').filter({ hasText: 'Ce prêt est terminé' }).isVisible(), 'the reader of a returned loan says it has ended');
+  ok(P.problems.length === 0, 'no script error and no Content-Security-Policy report, from the portal or a book', P.problems.join('\n'));
 }
 
 await P.run(main);

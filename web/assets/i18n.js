@@ -165,6 +165,7 @@ const fr = {
   'reader.page': 'Page {i} sur {n}',
   'reader.frame': 'Texte du livre : {title}',
   'reader.back': 'Retour à mon compte',
+  'reader.unavailable': 'Le livre ne peut pas être ouvert pour le moment ; réessayez dans un instant.',
   'reader.download': 'Télécharger pour une application de lecture (EPUB)',
   'reader.ended': 'Ce prêt est terminé ; empruntez à nouveau le titre pour le lire.',
 
@@ -437,6 +438,7 @@ const en = {
   'reader.page': 'Page {i} of {n}',
   'reader.frame': 'Text of the book: {title}',
   'reader.back': 'Back to my account',
+  'reader.unavailable': 'The book cannot be opened right now; try again in a moment.',
   'reader.download': 'Download for a reading app (EPUB)',
   'reader.ended': 'This loan has ended; borrow the title again to read it.',
 

@@ -15,6 +15,7 @@
 import { EpubNavigator, EpubPreferences } from '/vendor/readium/navigator.js';
 import { HttpFetcher, Link, Locator, Manifest, Publication } from '/vendor/readium/shared.js';
 import { get } from './api.js';
+import { cleanPage } from './bookpage.js';
 import { h, clear, announce } from './dom.js';
 import { t } from './i18n.js';
 import { keepFresh } from './token.js';
@@ -53,19 +54,40 @@ function hrefPath(href) {
 
 export async function reader(loanId) {
   const main = document.getElementById('main');
+  // Leaving while this page still loads must not draw it over the next one.
+  let left = false;
+  let nav = null;
+  onLeave(() => { left = true; if (nav) nav.destroy(); nav = null; });
+  const ended = (title) => clear(main, h('h1', null, title), h('p', { role: 'alert' }, t('reader.ended')),
+    h('p', null, h('a', { href: '/account' }, t('reader.back'))));
+
   const { loan } = await get(`/api/v1/loans/${encodeURIComponent(loanId)}`);
+  if (left) return;
   if (loan.state !== 'active' || !loan.links || !loan.links.read) {
-    clear(main, h('h1', null, loan.title), h('p', { role: 'alert' }, t('reader.ended')),
-      h('p', null, h('a', { href: '/account' }, t('reader.back'))));
+    ended(loan.title);
     return;
   }
   let token = loan.token;
   const dir = () => new URL(`/content/${token}/`, location.href).href;
-  const omit = (url, init) => fetch(url, { ...init, credentials: 'omit' });
+  // Every fetch of the book: no cookie, pages cleaned (bookpage.js), and a loan that ends
+  // while it is read (403, or a token that could not be renewed: 401) says so.
+  const omit = async (url, init) => {
+    const res = await fetch(url, { ...init, credentials: 'omit' });
+    if ((res.status === 401 || res.status === 403) && !left) {
+      if (nav) nav.destroy();
+      nav = null;
+      ended(loan.title);
+    }
+    return cleanPage(res);
+  };
   const prefix = new URL(loan.links.read, location.href).pathname.replace(/[^/]*$/, '');
 
   const res = await omit(loan.links.read);
-  if (!res.ok) throw new Error(t('reader.ended'));
+  if (left) return;
+  if (!res.ok) {
+    if (res.status !== 401 && res.status !== 403) throw new Error(t('reader.unavailable'));
+    return;
+  }
   const raw = relativize(await res.json(), prefix);
   const posLink = (raw.links || []).find((l) => l.type === POSITIONS);
   let positions = [];
@@ -76,6 +98,7 @@ export async function reader(loanId) {
       positions = (list.positions || []).map((p) => Locator.deserialize(p)).filter(Boolean);
     }
   }
+  if (left || !main.isConnected) return;
   raw.links = (raw.links || []).filter((l) => !(l.rel === 'self' || (Array.isArray(l.rel) && l.rel.includes('self'))));
   const manifest = Manifest.deserialize(raw);
   if (!manifest || !manifest.readingOrder.items.length) throw new Error(t('reader.ended'));
@@ -124,30 +147,33 @@ export async function reader(loanId) {
   const container = h('div', { class: 'reader-pages' });
   const stage = h('div', { class: 'reader-stage', role: 'region', 'aria-label': t('reader.frame', { title }) }, container);
 
-  let nav = null;
   let current = null;
   const frameTitle = t('reader.frame', { title });
   // The navigator makes the frames; each gets a title for screen readers.
   const titleFrames = () => container.querySelectorAll('iframe').forEach((f) => {
     if (f.title !== frameTitle) f.title = frameTitle;
   });
-  new MutationObserver(titleFrames).observe(container, { childList: true, subtree: true });
+  const frames = new MutationObserver(titleFrames);
+  frames.observe(container, { childList: true, subtree: true });
+  onLeave(() => frames.disconnect());
 
+  // aria-disabled rather than disabled, so a button keeps the focus at either end.
+  const able = (button, yes) => button.setAttribute('aria-disabled', String(!yes));
   function update() {
     if (!nav) return;
-    prev.disabled = !nav.canGoBackward;
-    next.disabled = !nav.canGoForward;
+    able(prev, nav.canGoBackward);
+    able(next, nav.canGoForward);
     const n = current && current.locations && current.locations.position;
     where.textContent = n && total ? t('reader.page', { i: n, n: total }) : '';
     sizeText.textContent = t('reader.size', { n: Math.round(scale * 100) });
-    smaller.disabled = scale === SCALES[0];
-    larger.disabled = scale === SCALES[SCALES.length - 1];
+    able(smaller, scale !== SCALES[0]);
+    able(larger, scale !== SCALES[SCALES.length - 1]);
   }
   function remember() {
     save(key, { scale, locator: current ? current.serialize() : undefined });
   }
   function turn(d) {
-    if (!nav) return;
+    if (!nav || (d > 0 ? next : prev).getAttribute('aria-disabled') === 'true') return;
     const done = () => update();
     if (d > 0) nav.goForward(false, done); else nav.goBackward(false, done);
   }
@@ -183,7 +209,6 @@ export async function reader(loanId) {
     manifest.setSelfLink(`${dir()}manifest.json`);
     if (download) download.href = `/download/${fresh}`;
   }));
-  onLeave(() => { if (nav) nav.destroy(); nav = null; });
 
   clear(main,
     h('div', { class: 'reader' },
@@ -227,6 +252,17 @@ export async function reader(loanId) {
   // Up and Page Down go back and forward. Never with a modifier: Alt+Left stays "back".
   const combo = (type, keyCode) => ({ type, keyCombos: [{ keyCode, ctrl: false, alt: false, meta: false, shift: false }] });
   const keyboardPeripherals = [combo('page_left', 37), combo('page_right', 39), combo('page_back', 33), combo('page_forward', 34)];
+  // The navigator takes these keys wherever they are pressed on the page; a field being
+  // typed in keeps them, and Page Up/Down keep scrolling the portal page when the book
+  // does not have the focus (at 200% text the page may need it).
+  const guard = (ev) => {
+    const el = ev.target;
+    const typing = el && el.closest && el.closest('input, select, textarea, [contenteditable]');
+    const paging = (ev.key === 'PageUp' || ev.key === 'PageDown') && !(el && stage.contains(el));
+    if (typing || paging || ev.altKey || ev.ctrlKey || ev.metaKey) ev.stopPropagation();
+  };
+  window.addEventListener('keydown', guard, true);
+  onLeave(() => window.removeEventListener('keydown', guard, true));
   nav = new EpubNavigator(container, pub, listeners, positions, initial,
     { preferences: { fontSize: scale }, defaults: {}, keyboardPeripherals });
   await nav.load();
