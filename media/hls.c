@@ -3,8 +3,12 @@
  * read from the hardened input (media/internal.h), copied or (audio only) re-encoded to
  * AAC, and fed to libavformat's mp4 muxer in fragmented mode with frag_custom, so that a
  * fragment ends exactly where this file decides. The muxer writes through one custom
- * AVIOContext whose sink is switched from init.mp4 to each segment file between
- * fragments; the cut points and the EXTINF values come from the same timestamps, so the
+ * AVIOContext; its write_data_type callback sends what the muxer marks as the header
+ * (AVIO_DATA_MARKER_HEADER: ftyp + moov) to init.mp4 and the rest to the current segment
+ * file, switched between fragments. delay_moov has the moov written once the first
+ * fragment is complete, as libavformat's own hls and dash muxers do, so that its edit
+ * lists keep each track's first timestamp: audio that starts after the video stays
+ * after it. The cut points and the EXTINF values come from the same timestamps, so the
  * playlist and the segments cannot disagree.
  */
 #include "pretnum/hls.h"
@@ -64,7 +68,9 @@ struct pkg {
     struct media_input *in;
     AVFormatContext *ic, *oc;
     AVIOContext *pb;
-    int fd;          /* the current output file, -1 for none (dir NULL: count only) */
+    int fd;          /* the current segment file, -1 for none (dir NULL: count only) */
+    int init_fd;     /* init.mp4 while the muxer writes the header into it, else -1 */
+    bool header_done; /* the moov has been written (delay_moov: at the first fragment's end) */
     int64_t written; /* bytes into the current file */
     int64_t total;   /* bytes into every file */
     int64_t max_output;
@@ -123,32 +129,64 @@ static int fail_av(struct pkg *p, const char *what, int averr)
                  av_err2str(averr));
 }
 
-/* The AVIOContext's sink: the current file, or nothing when only counting. */
+/* Writes size bytes to fd (-1: nowhere); 0, or an AVERROR with p->werr set. */
+static int write_all(struct pkg *p, int fd, const uint8_t *buf, int size)
+{
+    if (p->total + size > p->max_output) {
+        p->capped = true;
+        return AVERROR(EFBIG);
+    }
+    for (size_t off = 0; fd >= 0 && off < (size_t)size;) {
+        ssize_t w = write(fd, buf + off, (size_t)size - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            p->werr = w < 0 ? errno : EIO;
+            return AVERROR(p->werr);
+        }
+        off += (size_t)w;
+    }
+    p->total += size;
+    return 0;
+}
+
+/* The AVIOContext's sink: the current segment file, or nothing when only counting. */
 static int sink_write(void *opaque, uint8_t *buf, int size)
 {
     struct pkg *p = opaque;
     if (size <= 0)
         return 0;
-    if (p->total + size > p->max_output) {
-        p->capped = true;
-        return AVERROR(EFBIG);
+    if (p->dir && p->fd < 0) {
+        p->werr = EPROTO; /* bytes outside any segment: the muxer did not do as expected */
+        return AVERROR(EPROTO);
     }
-    if (p->fd >= 0) {
-        size_t off = 0;
-        while (off < (size_t)size) {
-            ssize_t w = write(p->fd, buf + off, (size_t)size - off);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0) {
-                p->werr = w < 0 ? errno : EIO;
-                return AVERROR(p->werr);
-            }
-            off += (size_t)w;
-        }
-    }
+    int r = write_all(p, p->fd, buf, size);
+    if (r < 0)
+        return r;
     p->written += size;
-    p->total += size;
     return size;
+}
+
+/*
+ * The same, told by the muxer what the bytes are: the header (ftyp + moov, which
+ * delay_moov writes when the first fragment ends) goes to init.mp4, everything else
+ * (moof + mdat) to the current segment.
+ */
+static int sink_write_typed(void *opaque, uint8_t *buf, int size, enum AVIODataMarkerType type,
+                            int64_t time)
+{
+    (void)time;
+    struct pkg *p = opaque;
+    if (type != AVIO_DATA_MARKER_HEADER)
+        return sink_write(opaque, buf, size);
+    if (size <= 0)
+        return 0;
+    if (p->header_done || (p->dir && p->init_fd < 0)) {
+        p->werr = EPROTO; /* a second header, or one outside the first fragment's end */
+        return AVERROR(EPROTO);
+    }
+    int r = write_all(p, p->init_fd, buf, size);
+    return r < 0 ? r : size;
 }
 
 static int open_out(struct pkg *p, const char *name)
@@ -510,14 +548,54 @@ static int recode_packet(struct pkg *p, const AVPacket *pkt)
 
 /* ---- segments ---- */
 
-/* Ends the current fragment into the current segment file and records the segment. */
-static int end_segment(struct pkg *p)
+/*
+ * The header: delay_moov has the muxer write ftyp + moov when the first fragment ends, once
+ * every track's first timestamps are known (so its edit lists keep the tracks' relative
+ * start, e.g. audio that begins half a second after the video); sink_write_typed() has
+ * sent it to init.mp4, which is closed here.
+ */
+static int finish_init(struct pkg *p)
+{
+    avio_flush(p->pb);
+    if (p->pb->error < 0 || p->werr)
+        return fail_av(p, "write", p->pb->error);
+    p->header_done = true;
+    if (p->init_fd < 0)
+        return 0;
+    off_t size = lseek(p->init_fd, 0, SEEK_END);
+    int c = close(p->init_fd);
+    p->init_fd = -1;
+    if (c != 0)
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not write the presentation: %s",
+                     strerror(errno));
+    if (size <= 0)
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: no header was written",
+                     media_input_name(p->in));
+    return 0;
+}
+
+/* Writes what the muxer holds as one fragment (moof + mdat) into the current segment,
+ * the header first when it is still to be written. */
+static int flush_fragment(struct pkg *p)
 {
     int r = av_interleaved_write_frame(p->oc, NULL); /* empties the interleaving queue */
+    if (r >= 0 && !p->header_done) {
+        r = av_write_frame(p->oc, NULL); /* delay_moov: this first flush writes the moov alone */
+        if (r >= 0 && finish_init(p) != 0)
+            return -1;
+    }
     if (r >= 0)
         r = av_write_frame(p->oc, NULL); /* frag_custom: writes moof + mdat */
     if (r < 0)
         return fail_av(p, "write a segment of", r);
+    return 0;
+}
+
+/* Ends the current fragment into the current segment file and records the segment. */
+static int end_segment(struct pkg *p)
+{
+    if (flush_fragment(p) != 0)
+        return -1;
     int64_t bytes = p->written;
     if (close_out(p) != 0)
         return -1;
@@ -962,20 +1040,31 @@ static int run(struct pkg *p, struct media_hls_result *res)
     p->oc->flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_BITEXACT;
     if (add_streams(p) != 0)
         return -1;
+    p->pb->write_data_type = sink_write_typed;
     AVDictionary *opts = NULL;
-    /* empty_moov: the init segment is the header alone; frag_custom: fragments end only
-     * where end_segment says; default_base_moof: each segment stands alone (CMAF). */
-    av_dict_set(&opts, "movflags", "frag_custom+empty_moov+default_base_moof+skip_trailer+cmaf", 0);
-    if (open_out(p, "init.mp4") != 0) {
-        av_dict_free(&opts);
-        return -1;
+    /* As libavformat's own hls and dash muxers: frag_custom, fragments end only where
+     * end_segment() says; delay_moov, the moov is written when the first fragment ends, so
+     * that it holds edit lists with each track's start (an empty moov would start every
+     * track at zero and lose the offset between audio and video); dash, each segment
+     * stands alone (default_base_moof, a sidx). */
+    av_dict_set(&opts, "movflags", "frag_custom+delay_moov+dash+skip_trailer", 0);
+    if (p->dir) {
+        char path[4096];
+        if ((size_t)snprintf(path, sizeof path, "%s/init.mp4", p->dir) >= sizeof path) {
+            av_dict_free(&opts);
+            return failf(p, MEDIA_PACKAGING_FAILED, "the presentation's path is too long");
+        }
+        p->init_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (p->init_fd < 0) {
+            av_dict_free(&opts);
+            return failf(p, MEDIA_PACKAGING_FAILED, "could not create init.mp4: %s",
+                         strerror(errno));
+        }
     }
     int r = avformat_write_header(p->oc, &opts);
     av_dict_free(&opts);
     if (r < 0)
         return fail_av(p, "package", r);
-    if (close_out(p) != 0)
-        return -1;
 
     AVPacket *pkt = av_packet_alloc();
     if (!pkt)
@@ -1028,9 +1117,9 @@ static int run(struct pkg *p, struct media_hls_result *res)
     }
     if (p->other_end > p->ref_end)
         p->ref_end = p->other_end;
-    r = av_interleaved_write_frame(p->oc, NULL);
-    if (r >= 0)
-        r = av_write_trailer(p->oc); /* the last fragment */
+    if (flush_fragment(p) != 0) /* the last fragment */
+        return -1;
+    r = av_write_trailer(p->oc); /* skip_trailer: nothing more */
     if (r < 0)
         return fail_av(p, "package", r);
     int64_t bytes = p->written;
@@ -1075,13 +1164,15 @@ static int package(struct media_input *in, int64_t in_size, const char *dir,
                    struct media_error *err)
 {
     struct pkg p = {
-        .dir = dir, .err = err, .in = in, .fd = -1, .last_dts = {AV_NOPTS_VALUE, AV_NOPTS_VALUE}};
+        .dir = dir, .err = err, .in = in, .fd = -1, .init_fd = -1, .last_dts = {AV_NOPTS_VALUE, AV_NOPTS_VALUE}};
     p.target = opt && opt->target_s > 0 ? opt->target_s : MEDIA_HLS_TARGET_S;
     p.audio_only = opt && opt->audio_only;
     p.max_output = opt && opt->max_output > 0 ? opt->max_output : default_cap(in, in_size);
     int rc = run(&p, res);
     if (p.fd >= 0)
         close(p.fd);
+    if (p.init_fd >= 0)
+        close(p.init_fd);
     if (p.oc) {
         if (p.oc->pb && rc != 0)
             p.oc->pb = NULL; /* not flushed again into a closed file */

@@ -481,6 +481,60 @@ static void test_stream_choice(void **state)
         fail_msg("duration %f s: not the default stream", res.duration_s);
 }
 
+/* The start time of a file's first stream of type v or a, as ffprobe reads it. */
+static double start_of(const char *file, char type)
+{
+    char args[128];
+    snprintf(args, sizeof args, "-select_streams %c:0 -show_entries stream=start_time", type);
+    return probe_number(args, file);
+}
+
+/* init.mp4 and the segments joined into one file (what a player plays) at work/name. */
+static void join_presentation(const char *dir, const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", work, name);
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "cat '%s/init.mp4' '%s'/seg-*.m4s > '%s'", dir, dir, out);
+    assert_int_equal(t_cmd(cmd, NULL), 0);
+}
+
+static void test_av_offset_kept(void **state)
+{
+    (void)state;
+    /* Audio that begins 0.48 s after the video (a film cut from a longer one, a delayed
+     * track), in Matroska: its AAC copied, and as Vorbis re-encoded. The presentation
+     * keeps the offset between the two (an empty moov would start both at zero). */
+    static const struct {
+        const char *name, *codec;
+        double tolerance; /* one frame of video; re-encoded: one AAC frame, the priming */
+    } cases[] = {
+        {"offset-aac.mkv", "aac", 0.04},
+        {"offset-vorbis.mkv", "libvorbis", 1024.0 / 44100 + 0.005},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char args[1024];
+        snprintf(args, sizeof args,
+                 "-f lavfi -i testsrc2=duration=10:size=320x240:rate=25 -itsoffset 0.48 -f lavfi "
+                 "-i sine=duration=10:sample_rate=44100 -map 0 -map 1 -c:v libx264 -preset "
+                 "veryfast -g 25 -bf 2 -c:a %s %s",
+                 cases[i].codec, cases[i].name);
+        make_media(args);
+        char file[4096];
+        snprintf(file, sizeof file, "%s/%s", work, cases[i].name);
+        double want = start_of(file, 'a') - start_of(file, 'v');
+        assert_true(want > 0.4 && want < 0.5);
+        struct media_hls_result res;
+        package_ok(cases[i].name, NULL, &res);
+        char dir[4096], joined[4096];
+        snprintf(dir, sizeof dir, "%s/pkg-%s", work, cases[i].name);
+        join_presentation(dir, "offset-joined.mp4", joined, sizeof joined);
+        double got = start_of(joined, 'a') - start_of(joined, 'v');
+        if (!(fabs(got - want) <= cases[i].tolerance))
+            fail_msg("%s: audio starts %f s after the video, in the source %f s", cases[i].name,
+                     got, want);
+    }
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -513,7 +567,7 @@ int main(void)
         cmocka_unit_test(test_refusals),     cmocka_unit_test(test_buffer_writes_nothing),
         cmocka_unit_test(test_names),        cmocka_unit_test(test_aac_raw_and_in_mp4),
         cmocka_unit_test(test_stream_choice), cmocka_unit_test(test_cut_on_idr_only),
-        cmocka_unit_test(test_peak_not_from_a_sliver),
+        cmocka_unit_test(test_peak_not_from_a_sliver), cmocka_unit_test(test_av_offset_kept),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
