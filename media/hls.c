@@ -95,6 +95,8 @@ struct pkg {
     bool audio_only;
     int nal_len;   /* NAL length size of the video's avcC (1, 2 or 4); 0: Annex B */
     bool seen_idr; /* the video has begun (leading pictures before an IDR are dropped) */
+    bool lead_discard; /* the reference stream began with pictures an edit list hides */
+    bool shown;        /* a picture of the reference stream that is not hidden has come */
 };
 
 static int failf(struct pkg *p, const char *code, const char *fmt, ...)
@@ -649,6 +651,7 @@ static int write_packet(struct pkg *p, AVPacket *pkt, int ost, bool key)
     if (ost == p->ref) {
         double t = (double)pkt->pts * av_q2d(tb);
         double end = (double)(pkt->pts + (pkt->duration > 0 ? pkt->duration : 0)) * av_q2d(tb);
+        bool hidden = pkt->flags & AV_PKT_FLAG_DISCARD;
         if (!isfinite(t) || !isfinite(end))
             return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: absurd timestamps",
                          media_input_name(p->in));
@@ -660,7 +663,9 @@ static int write_packet(struct pkg *p, AVPacket *pkt, int ost, bool key)
                 p->rc.enc && ost == p->oa ? (double)p->rc.first_pts / p->rc.enc->sample_rate : t;
             p->have_ref = true;
             p->ref_first = t;
-            p->ref_end = t;
+            p->ref_end = hidden ? -INFINITY : t;
+            p->lead_discard = hidden;
+            p->shown = !hidden;
         } else if (key && p->seg_open &&
                    (ost == p->ov ? t >= p->seg[p->nseg - 1].start + p->target - 1e-6
                                  /* audio: every packet is a sync point; a segment ends
@@ -673,12 +678,20 @@ static int write_packet(struct pkg *p, AVPacket *pkt, int ost, bool key)
             if (end_segment(p) != 0 || start_segment(p, t) != 0)
                 return -1;
         }
+        if (p->lead_discard && !hidden && p->nseg == 1 && (!p->shown || t < p->seg[0].start)) {
+            /* A file cut without re-encoding (`ffmpeg -ss 3 -c copy`) starts on the keyframe
+             * before the cut and hides the pictures up to it with an edit list, which the
+             * moov keeps (delay_moov): the presentation, and its first EXTINF, begin with
+             * the first picture shown (the earliest: B-frames come out of order). */
+            p->seg[0].start = t;
+            p->shown = true;
+        }
         if (t - p->seg[p->nseg - 1].start > MAX_SEGMENT_S)
             return failf(p, MEDIA_PACKAGING_FAILED,
                          "could not package %s: no IDR keyframe for over %g s (an open-GOP "
                          "encoding?); re-encode it with closed GOPs",
                          media_input_name(p->in), MAX_SEGMENT_S);
-        if (end > p->ref_end)
+        if (end > p->ref_end && !hidden) /* hidden pictures at the end do not count either */
             p->ref_end = end;
         p->seg_open = true;
     } else {
@@ -1077,6 +1090,9 @@ static int run(struct pkg *p, struct media_hls_result *res)
             rc = video_packet(p, pkt);
         } else if (pkt->stream_index == p->ai && p->rc.dec) {
             rc = recode_packet(p, pkt);
+        } else if (pkt->stream_index == p->ai && (pkt->flags & AV_PKT_FLAG_DISCARD)) {
+            /* Audio an edit list hides (before a cut, an encoder's priming): not played, so
+             * not copied (the decoder drops it itself when re-encoding). */
         } else if (pkt->stream_index == p->ai) {
             av_packet_rescale_ts(pkt, p->ic->streams[p->ai]->time_base,
                                  p->oc->streams[p->oa]->time_base);

@@ -535,6 +535,36 @@ static void test_av_offset_kept(void **state)
     }
 }
 
+static void test_edit_list_cut(void **state)
+{
+    (void)state;
+    /* A film cut without re-encoding: `ffmpeg -ss 3 -c copy` keeps the video from the
+     * keyframe before 3 s and the audio from a second before, and hides what precedes 3 s
+     * with an edit list (packets libavformat flags AV_PKT_FLAG_DISCARD). The playlist lasts
+     * what the cut file shows, 17 s, not the 20 s of what it holds. */
+    make_media("-f lavfi -i testsrc2=duration=20:size=320x240:rate=25 -f lavfi -i "
+               "sine=duration=20 -c:v libx264 -preset veryfast -g 100 -bf 2 -c:a aac uncut.mp4");
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cd '%s' && ffmpeg -nostdin -v error -y -ss 3 -i uncut.mp4 -c copy cut.mp4",
+             work);
+    assert_int_equal(t_cmd(cmd, NULL), 0);
+    char file[4096];
+    snprintf(file, sizeof file, "%s/cut.mp4", work);
+    double dur = probe_number("-show_entries format=duration", file);
+    assert_true(fabs(dur - 17) < 0.05);
+    struct media_hls_result res;
+    package_ok("cut.mp4", NULL, &res);
+    if (fabs(res.duration_s - dur) > 1.0 / 25)
+        fail_msg("EXTINF sum %f s for a file of %f s", res.duration_s, dur);
+    /* The presentation plays, from its playlist, as long as the cut file. */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/pkg-cut.mp4", work);
+    snprintf(cmd, sizeof cmd, "ffmpeg -nostdin -v error -i '%s/index.m3u8' -c copy -f null - 2>&1", dir);
+    char *out = NULL;
+    assert_int_equal(t_cmd(cmd, &out), 0);
+    free(out);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -568,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_names),        cmocka_unit_test(test_aac_raw_and_in_mp4),
         cmocka_unit_test(test_stream_choice), cmocka_unit_test(test_cut_on_idr_only),
         cmocka_unit_test(test_peak_not_from_a_sliver), cmocka_unit_test(test_av_offset_kept),
+        cmocka_unit_test(test_edit_list_cut),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
