@@ -10,10 +10,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -105,8 +107,6 @@ static enum lend_status copy_hashed(const char *data_dir, const char *src, char 
     }
     if (!buf || n < 0)
         rc = lend_fail(err, LEND_INTERNAL, "storage_error", "could not read \"%s\"", src);
-    else /* writeback starts now; sync_stored() waits for it before the file is stored */
-        sync_file_range(out, 0, 0, SYNC_FILE_RANGE_WRITE);
 out:
     free(buf);
     close(in);
@@ -126,15 +126,47 @@ out:
     return LEND_OK;
 }
 
-/* The copy is on disk before it is stored and its title committed. */
-static int sync_stored(const char *path)
+/*
+ * The copy is on disk before it is stored and its title committed. The fsync runs in a
+ * thread from the moment the copy is written, while the file is checked and packaged
+ * (which read it from the page cache): the disk's work overlaps the CPU's, and the import
+ * waits only for what is left of it.
+ */
+struct stored_sync {
+    pthread_t thread;
+    bool started;
+    char path[PATH_MAX];
+    int rc, errnum;
+};
+
+static void *stored_sync_run(void *arg)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
+    struct stored_sync *ss = arg;
+    int fd = open(ss->path, O_RDONLY | O_CLOEXEC);
+    ss->rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+    ss->errnum = ss->rc ? errno : 0;
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+static void stored_sync_start(struct stored_sync *ss, const char *path)
+{
+    snprintf(ss->path, sizeof ss->path, "%s", path);
+    ss->started = pthread_create(&ss->thread, NULL, stored_sync_run, ss) == 0;
+    if (!ss->started) /* no thread: synced now */
+        stored_sync_run(ss);
+}
+
+/* Waits for the sync; 0, or -1 with errno. Once only. */
+static int stored_sync_wait(struct stored_sync *ss)
+{
+    if (ss->started) {
+        pthread_join(ss->thread, NULL);
+        ss->started = false;
+    }
+    errno = ss->errnum;
+    return ss->rc;
 }
 
 static int write_file(const char *path, const void *data, size_t len)
@@ -404,7 +436,7 @@ static bool valid_kind(const char *k)
  * hls_tmp may name a directory for the caller to remove.
  */
 static enum lend_status package_media(const char *data_dir, const char *tmp, const char *path,
-                                      const char *kind, char hls_tmp[PATH_MAX], json_t *details,
+                                      const char *kind, char hls_tmp[PATH_MAX], int *lock, json_t *details,
                                       struct lend_err *err)
 {
     snprintf(hls_tmp, PATH_MAX, "%s/tmp/hls-XXXXXX", data_dir);
@@ -414,6 +446,11 @@ static enum lend_status package_media(const char *data_dir, const char *tmp, con
         hls_tmp[0] = 0;
         return rc;
     }
+    /* Held until the import ends: a directory of data_dir/tmp nobody holds is a leftover
+     * of a process that died, which media_hls_recover() removes. */
+    *lock = open(hls_tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*lock < 0 || flock(*lock, LOCK_EX) != 0)
+        return lend_fail(err, LEND_INTERNAL, "storage_error", "could not lock \"%s\": %s", hls_tmp, strerror(errno));
     struct media_error he = {0};
     struct media_hls_result hr;
     /* A title catalogued as music streams its audio alone, whatever else the file holds. */
@@ -429,6 +466,23 @@ static enum lend_status package_media(const char *data_dir, const char *tmp, con
                                       "duration", hr.duration_s, "bandwidth", (json_int_t)hr.bandwidth,
                                       "audio_reencoded", hr.audio_reencoded));
     return LEND_OK;
+}
+
+/* package_media() without the caller's connection held when it lets it go (*db is then
+ * the connection given back after, or NULL: database_unavailable). */
+static enum lend_status package_released(struct db **db, const struct lend_import_opts *o, const char *data_dir,
+                                         const char *tmp, const char *path, const char *kind, char hls_tmp[PATH_MAX],
+                                         int *lock, json_t *details, struct lend_err *err)
+{
+    bool release = o->release_db && o->reacquire_db;
+    if (release) {
+        o->release_db(o->db_ctx, *db);
+        *db = NULL;
+    }
+    enum lend_status rc = package_media(data_dir, tmp, path, kind, hls_tmp, lock, details, err);
+    if (release && !(*db = o->reacquire_db(o->db_ctx)) && rc == LEND_OK)
+        rc = lend_fail(err, LEND_UNAVAILABLE, "database_unavailable", "The database is not answering; try again shortly.");
+    return rc;
 }
 
 /*
@@ -462,6 +516,45 @@ static enum lend_status place_presentation(const char *data_dir, const char *sha
     return lend_fail(err, LEND_INTERNAL, "storage_error", "could not store \"%s\": %s", hls_path, strerror(errno));
 }
 
+/*
+ * Imports of the same bytes, by this process or another (the command line, another
+ * server on the same data directory), one at a time: each holds data_dir/tmp/sha-SHA.lock
+ * (flock) from the moment it knows the hash until it is done, so the second finds the
+ * first one's title and presentation complete, or nothing of them if the first failed,
+ * never a presentation the first is about to remove. The holder unlinks the file before
+ * closing it; a waiter that then gets the lock of an unlinked file takes the new one.
+ * Returns the locked descriptor, or -1.
+ */
+static int lock_bytes(const char *data_dir, const char *sha, char path[PATH_MAX])
+{
+    if ((size_t)snprintf(path, PATH_MAX, "%s/tmp/sha-%s.lock", data_dir, sha) >= PATH_MAX)
+        return -1;
+    for (int tries = 0; tries < 1000; tries++) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return -1;
+        struct stat held, named;
+        int r;
+        while ((r = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
+            ;
+        if (r == 0 && fstat(fd, &held) == 0 && stat(path, &named) == 0 && held.st_ino == named.st_ino &&
+            held.st_dev == named.st_dev)
+            return fd;
+        close(fd);
+        if (r != 0)
+            return -1;
+    }
+    return -1;
+}
+
+static void unlock_bytes(const char *path, int fd)
+{
+    if (fd < 0)
+        return;
+    unlink(path);
+    close(fd);
+}
+
 enum lend_status lend_import(struct db *db, const char *data_dir, const char *path,
                              const struct lend_import_opts *o, char id_out[37], bool *existed,
                              struct lend_err *err)
@@ -487,6 +580,15 @@ enum lend_status lend_import(struct db *db, const char *data_dir, const char *pa
         return rc;
     bool zip = magic[0] == 'P' && magic[1] == 'K';
     const char *kind = o->kind ? o->kind : zip ? "ebook" : NULL;
+    char lock_path[PATH_MAX];
+    int bytes_lock = lock_bytes(data_dir, sha, lock_path);
+    if (bytes_lock < 0) {
+        rc = lend_fail(err, LEND_INTERNAL, "storage_error", "could not lock \"%s\": %s", lock_path, strerror(errno));
+        unlink(tmp);
+        return rc;
+    }
+    struct stored_sync ss = {0};
+    stored_sync_start(&ss, tmp);
 
     struct record r = {0};
     struct epub *e = NULL;
@@ -495,6 +597,7 @@ enum lend_status lend_import(struct db *db, const char *data_dir, const char *pa
     char final_path[PATH_MAX] = "", cover_path[PATH_MAX] = "", rel_file[160] = "", rel_cover[160] = "";
     bool placed = false, cover_placed = false, hls_placed = false;
     char hls_tmp[PATH_MAX] = "", hls_path[PATH_MAX] = "";
+    int hls_lock = -1;
 
     if (size == 0) {
         rc = lend_fail(err, LEND_UNACCEPTABLE, "empty_file", "\"%s\" is empty", path);
@@ -566,22 +669,23 @@ enum lend_status lend_import(struct db *db, const char *data_dir, const char *pa
         snprintf(master, sizeof master, "%s/hls/%s/master.m3u8", data_dir, sha);
         bool mine = false;
         if (have_media && access(master, F_OK) != 0 &&
-            (rc = package_media(data_dir, tmp, path, r.kind, hls_tmp, NULL, err)) == LEND_OK)
-            rc = place_presentation(data_dir, sha, hls_tmp, hls_path, &mine, err);
+            (rc = package_released(&db, o, data_dir, tmp, path, r.kind, hls_tmp, &hls_lock, NULL, err)) == LEND_OK &&
+            (rc = place_presentation(data_dir, sha, hls_tmp, hls_path, &mine, err)) == LEND_OK && mine)
+            media_hls_sync_later(hls_path);
         goto out;
     }
     PQclear(res);
 
     /* Music and films are packaged for streaming now, before the title exists: a file that
      * cannot be streamed is refused here, and the stream plays as soon as the title is in. */
-    if (have_media && (rc = package_media(data_dir, tmp, path, r.kind, hls_tmp, r.details, err)) != LEND_OK)
+    if (have_media && (rc = package_released(&db, o, data_dir, tmp, path, r.kind, hls_tmp, &hls_lock, r.details, err)) != LEND_OK)
         goto out;
 
     snprintf(rel_file, sizeof rel_file, "files/%.2s/%s.%s", sha, sha, r.ext);
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/files/%.2s", data_dir, sha);
     snprintf(final_path, sizeof final_path, "%s/%s", data_dir, rel_file);
-    if (sync_stored(tmp) != 0 || mkdir_p(dir) != 0 || rename(tmp, final_path) != 0) {
+    if (stored_sync_wait(&ss) != 0 || mkdir_p(dir) != 0 || rename(tmp, final_path) != 0) {
         rc = lend_fail(err, LEND_INTERNAL, "storage_error", "could not store \"%s\": %s", final_path, strerror(errno));
         goto out;
     }
@@ -652,9 +756,14 @@ enum lend_status lend_import(struct db *db, const char *data_dir, const char *pa
     }
     snprintf(id_out, 37, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
+    /* The title is in; its presentation, derived from the file just synced, is synced
+     * now in the background (see include/pretnum/hls.h). */
+    if (hls_placed)
+        media_hls_sync_later(hls_path);
     placed = cover_placed = hls_placed = false; /* kept */
 
 out:
+    stored_sync_wait(&ss);
     if (tmp[0])
         unlink(tmp);
     if (rc != LEND_OK) {
@@ -667,6 +776,9 @@ out:
     }
     if (hls_tmp[0])
         media_hls_remove_dir(hls_tmp);
+    if (hls_lock >= 0)
+        close(hls_lock);
+    unlock_bytes(lock_path, bytes_lock);
     if (e)
         epub_close(e);
     if (have_media)

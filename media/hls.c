@@ -10,6 +10,20 @@
  * lists keep each track's first timestamp: audio that starts after the video stays
  * after it. The cut points and the EXTINF values come from the same timestamps, so the
  * playlist and the segments cannot disagree.
+ *
+ * Durability. Nothing here is synced while packaging: a presentation is derived data,
+ * made again at will from the stored source, which the catalogue syncs before the title
+ * commits. So the title commits as soon as the presentation is written (as fast as the
+ * ffmpeg command line, which syncs nothing either); media_hls_sync_later() then syncs it
+ * in the background and marks it whole (.synced, written and synced after the files and
+ * the directory). At the server's start media_hls_recover() looks at every presentation
+ * without the mark: written during this boot (.packaged holds the boot id), the page
+ * cache holds what was written and a sync makes it durable as it is; written in an
+ * earlier boot, a crash or power cut may have cut files short, and it is packaged again
+ * from the source into data_dir/tmp and exchanged for the old one (renameat2
+ * RENAME_EXCHANGE), so a request never sees half of one. Until then a damaged
+ * presentation may be served as it is: a crash costs at most the presentations imported
+ * in the seconds before it.
  */
 #include "pretnum/hls.h"
 
@@ -24,10 +38,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -214,9 +230,6 @@ static int close_out(struct pkg *p)
         p->fd = -1;
         return fail_av(p, "write", p->pb->error);
     }
-    /* Writeback starts now, so that the final sync_dir() finds little left to wait for. */
-    if (p->fd >= 0)
-        sync_file_range(p->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     if (p->fd >= 0 && close(p->fd) != 0) {
         p->fd = -1;
         return failf(p, MEDIA_PACKAGING_FAILED, "could not write the presentation: %s",
@@ -224,35 +237,6 @@ static int close_out(struct pkg *p)
     }
     p->fd = -1;
     return 0;
-}
-
-/*
- * The presentation is on disk before the title that uses it is committed: every file
- * and the directory itself, as the original file is.
- */
-static int sync_dir(struct pkg *p)
-{
-    DIR *d = opendir(p->dir);
-    if (!d)
-        return failf(p, MEDIA_PACKAGING_FAILED, "could not open the presentation: %s",
-                     strerror(errno));
-    int rc = 0;
-    struct dirent *e;
-    while (rc == 0 && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fdatasync(fd) != 0)
-            rc = failf(p, MEDIA_PACKAGING_FAILED, "could not write the presentation: %s",
-                       strerror(errno));
-        if (fd >= 0)
-            close(fd);
-    }
-    if (rc == 0 && fsync(dirfd(d)) != 0)
-        rc = failf(p, MEDIA_PACKAGING_FAILED, "could not write the presentation: %s",
-                   strerror(errno));
-    closedir(d);
-    return rc;
 }
 
 static int write_text(struct pkg *p, const char *name, const char *text, size_t len)
@@ -859,6 +843,30 @@ static void put(struct text *t, const char *fmt, ...)
     }
 }
 
+/* The boot this machine is in (its page cache is what was written since), or "". */
+static void boot_id(char out[64])
+{
+    out[0] = 0;
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+    if (!f)
+        return;
+    if (!fgets(out, 64, f))
+        out[0] = 0;
+    fclose(f);
+    out[strcspn(out, "\n")] = 0;
+}
+
+/* .packaged: how the presentation was made (the boot, the options), not synced. */
+static int write_packaged(struct pkg *p)
+{
+    if (!p->dir)
+        return 0;
+    char boot[64], text[160];
+    boot_id(boot);
+    int n = snprintf(text, sizeof text, "boot=%s\naudio_only=%d\n", boot, p->audio_only ? 1 : 0);
+    return write_text(p, MEDIA_HLS_PACKAGED, text, (size_t)n);
+}
+
 static int write_playlists(struct pkg *p, struct media_hls_result *res)
 {
     double maxd = 0, total = 0, peak = 0;
@@ -910,7 +918,7 @@ static int write_playlists(struct pkg *p, struct media_hls_result *res)
     if (m.oom || x.oom)
         failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
     else if (write_text(p, "index.m3u8", m.s, m.len) == 0 &&
-             write_text(p, "master.m3u8", x.s, x.len) == 0 && (!p->dir || sync_dir(p) == 0))
+             write_text(p, "master.m3u8", x.s, x.len) == 0 && write_packaged(p) == 0)
         rc = 0;
     free(m.s);
     free(x.s);
@@ -1288,4 +1296,249 @@ int media_hls_remove_dir(const char *dir)
     if (rmdir(dir) != 0)
         rc = -1;
     return rc;
+}
+
+/* ---- durability and recovery ---- */
+
+/* The contents of dir/name (at most cap - 1 bytes), or -1. */
+static int read_small(const char *dir, const char *name, char *out, size_t cap)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, out, cap - 1);
+    close(fd);
+    if (n < 0)
+        return -1;
+    out[n] = 0;
+    return 0;
+}
+
+bool media_hls_synced(const char *dir)
+{
+    char path[4096];
+    return (size_t)snprintf(path, sizeof path, "%s/%s", dir, MEDIA_HLS_SYNCED) < sizeof path &&
+           access(path, F_OK) == 0;
+}
+
+int media_hls_sync(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+            !strcmp(e->d_name, MEDIA_HLS_SYNCED))
+            continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fdatasync(fd) != 0)
+            rc = -1;
+        if (fd >= 0)
+            close(fd);
+    }
+    /* The files and their names, then the marker that says so, then its name. */
+    if (rc == 0 && fsync(dirfd(d)) != 0)
+        rc = -1;
+    if (rc == 0) {
+        int fd = openat(dirfd(d), MEDIA_HLS_SYNCED, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0 || fsync(fd) != 0)
+            rc = -1;
+        if (fd >= 0 && close(fd) != 0)
+            rc = -1;
+        if (rc == 0 && fsync(dirfd(d)) != 0)
+            rc = -1;
+    }
+    closedir(d);
+    return rc;
+}
+
+static void *sync_thread(void *arg)
+{
+    char *dir = arg;
+    if (media_hls_sync(dir) != 0)
+        fprintf(stderr, "level=warn msg=\"could not sync the presentation %s: %s; it is checked "
+                        "again at the next start\"\n",
+                dir, strerror(errno));
+    free(dir);
+    return NULL;
+}
+
+int media_hls_sync_later(const char *dir)
+{
+    char *copy = strdup(dir);
+    pthread_t t;
+    pthread_attr_t at;
+    if (!copy || pthread_attr_init(&at) != 0) {
+        free(copy);
+        return -1;
+    }
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    int r = pthread_create(&t, &at, sync_thread, copy);
+    pthread_attr_destroy(&at);
+    if (r != 0) {
+        free(copy);
+        return -1;
+    }
+    return 0;
+}
+
+/* The stored source of the presentation hls/SHA: files/SH/SHA.EXT (lending/catalogue.c). */
+static int find_source(const char *data_dir, const char *sha, char *out, size_t cap)
+{
+    char dir[4096];
+    if ((size_t)snprintf(dir, sizeof dir, "%s/files/%.2s", data_dir, sha) >= sizeof dir)
+        return -1;
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    size_t n = strlen(sha);
+    int rc = -1;
+    struct dirent *e;
+    while (rc != 0 && (e = readdir(d)))
+        if (!strncmp(e->d_name, sha, n) && e->d_name[n] == '.' && !strchr(e->d_name + n + 1, '.') &&
+            (size_t)snprintf(out, cap, "%s/%s", dir, e->d_name) < cap)
+            rc = 0;
+    closedir(d);
+    return rc;
+}
+
+/*
+ * Packages the source of hls/SHA again into data_dir/tmp, then exchanges the two
+ * directories atomically (a request meanwhile gets the old file or the new one, each
+ * whole) and removes the old one.
+ */
+static int rebuild(const char *data_dir, const char *sha, const char *hls_dir, bool audio_only)
+{
+    char src[4096], tmp[4096];
+    if (find_source(data_dir, sha, src, sizeof src) != 0)
+        return -1;
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s/tmp/hls-XXXXXX", data_dir) >= sizeof tmp ||
+        !mkdtemp(tmp))
+        return -1;
+    int lock = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (lock >= 0)
+        flock(lock, LOCK_EX); /* not swept away meanwhile */
+    struct media_hls_options o = {.audio_only = audio_only};
+    struct media_error err;
+    int rc = media_hls_package(src, tmp, &o, NULL, &err);
+    if (rc != 0)
+        fprintf(stderr, "level=warn msg=\"could not package %s again: %s\"\n", src, err.message);
+    if (rc == 0)
+        rc = media_hls_sync(tmp);
+    if (rc == 0)
+        rc = renameat2(AT_FDCWD, tmp, AT_FDCWD, hls_dir, RENAME_EXCHANGE);
+    media_hls_remove_dir(tmp); /* the old presentation, or the failed new one */
+    if (lock >= 0)
+        close(lock);
+    return rc;
+}
+
+/* data_dir/tmp/hls-*: what an import or a rebuild packages into; nobody's (no lock held)
+ * means a process that died there. */
+static void sweep_tmp(const char *data_dir, struct media_hls_recovery *st)
+{
+    char dir[4096];
+    if ((size_t)snprintf(dir, sizeof dir, "%s/tmp", data_dir) >= sizeof dir)
+        return;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "hls-", 4) != 0)
+            continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            char path[4096 + 256];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            if (media_hls_remove_dir(path) == 0)
+                st->swept++;
+        }
+        close(fd);
+    }
+    closedir(d);
+}
+
+int media_hls_recover(const char *data_dir, struct media_hls_recovery *st)
+{
+    struct media_hls_recovery scratch;
+    if (!st)
+        st = &scratch;
+    memset(st, 0, sizeof *st);
+    sweep_tmp(data_dir, st);
+    char dir[4096];
+    if ((size_t)snprintf(dir, sizeof dir, "%s/hls", data_dir) >= sizeof dir)
+        return -1;
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    char boot[64];
+    boot_id(boot);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || strlen(e->d_name) != 64)
+            continue;
+        char path[4096 + 256];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (media_hls_synced(path))
+            continue;
+        char info[256] = "", want[80];
+        snprintf(want, sizeof want, "boot=%s\n", boot);
+        bool readable = read_small(path, MEDIA_HLS_PACKAGED, info, sizeof info) == 0;
+        bool audio_only = readable && strstr(info, "\naudio_only=1\n");
+        if (readable && boot[0] && !strncmp(info, want, strlen(want))) {
+            /* Written since this machine started: what is in the page cache is what was
+             * written, so syncing it makes it durable as it is. */
+            if (media_hls_sync(path) == 0)
+                st->synced++;
+            else
+                st->failed++;
+        } else if (rebuild(data_dir, e->d_name, path, audio_only) == 0) {
+            /* Written before a crash or a power cut: files may have lost their tails. */
+            st->rebuilt++;
+        } else {
+            st->failed++;
+        }
+    }
+    closedir(d);
+    return 0;
+}
+
+static void *recover_thread(void *arg)
+{
+    char *data_dir = arg;
+    struct media_hls_recovery st;
+    if (media_hls_recover(data_dir, &st) == 0 && (st.synced || st.rebuilt || st.swept || st.failed))
+        fprintf(stderr,
+                "level=info msg=\"presentations: %d synced, %d packaged again, %d failed; %d "
+                "leftover packaging directories removed\"\n",
+                st.synced, st.rebuilt, st.failed, st.swept);
+    free(data_dir);
+    return NULL;
+}
+
+int media_hls_recover_later(const char *data_dir)
+{
+    char *copy = strdup(data_dir);
+    pthread_t t;
+    pthread_attr_t at;
+    if (!copy || pthread_attr_init(&at) != 0) {
+        free(copy);
+        return -1;
+    }
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    int r = pthread_create(&t, &at, recover_thread, copy);
+    pthread_attr_destroy(&at);
+    if (r != 0) {
+        free(copy);
+        return -1;
+    }
+    return 0;
 }

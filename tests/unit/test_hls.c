@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "pretnum/hls.h"
 #include "pretnum/media.h"
@@ -565,6 +568,99 @@ static void test_edit_list_cut(void **state)
     free(out);
 }
 
+/* Writes text into dir/name. */
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_recovery(void **state)
+{
+    (void)state;
+    /* A data directory as the catalogue keeps it: the source at files/SH/SHA.mp4, its
+     * presentation at hls/SHA. */
+    const char *sha = "ab34567890123456789012345678901234567890123456789012345678901234";
+    char data[2048], cmd[16384], hls[4200], seg[4300];
+    snprintf(data, sizeof data, "%s/recovery", work);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/files/ab' '%s/hls' '%s/tmp' && cp '%s/film.mp4' '%s/files/ab/%s.mp4'",
+             data, data, data, work, data, sha);
+    assert_int_equal(t_cmd(cmd, NULL), 0);
+    snprintf(hls, sizeof hls, "%s/hls/%s", data, sha);
+    assert_int_equal(mkdir(hls, 0700), 0);
+    char src[4200];
+    snprintf(src, sizeof src, "%s/files/ab/%s.mp4", data, sha);
+    struct media_hls_result res;
+    struct media_error err;
+    assert_int_equal(media_hls_package(src, hls, NULL, &res, &err), 0);
+    /* Packaged, not synced: no marker until media_hls_sync(). */
+    assert_false(media_hls_synced(hls));
+    snprintf(seg, sizeof seg, "%s/seg-00001.m4s", hls);
+    struct stat st;
+    assert_int_equal(stat(seg, &st), 0);
+    off_t seg_size = st.st_size;
+
+    /* Written during this boot: synced as it is. */
+    struct media_hls_recovery rec;
+    assert_int_equal(media_hls_recover(data, &rec), 0);
+    assert_int_equal(rec.synced, 1);
+    assert_int_equal(rec.rebuilt, 0);
+    assert_true(media_hls_synced(hls));
+    /* Synced ones are left alone. */
+    assert_int_equal(media_hls_recover(data, &rec), 0);
+    assert_int_equal(rec.synced + rec.rebuilt + rec.failed, 0);
+
+    /* Written before a crash (another boot), a segment's tail lost: packaged again, the
+     * segment whole again. */
+    char marker[4300];
+    snprintf(marker, sizeof marker, "%s/.synced", hls);
+    assert_int_equal(unlink(marker), 0);
+    put_file(hls, ".packaged", "boot=00000000-0000-0000-0000-000000000000\naudio_only=0\n");
+    assert_int_equal(truncate(seg, seg_size / 2), 0);
+    assert_int_equal(media_hls_recover(data, &rec), 0);
+    assert_int_equal(rec.rebuilt, 1);
+    assert_int_equal(rec.synced + rec.failed, 0);
+    assert_true(media_hls_synced(hls));
+    assert_int_equal(stat(seg, &st), 0);
+    assert_int_equal(st.st_size, seg_size);
+    /* No .packaged at all (lost in the crash too): packaged again as well. */
+    assert_int_equal(unlink(marker), 0);
+    snprintf(marker, sizeof marker, "%s/.packaged", hls);
+    assert_int_equal(unlink(marker), 0);
+    assert_int_equal(truncate(seg, 0), 0);
+    assert_int_equal(media_hls_recover(data, &rec), 0);
+    assert_int_equal(rec.rebuilt, 1);
+    assert_int_equal(stat(seg, &st), 0);
+    assert_int_equal(st.st_size, seg_size);
+    /* The rebuild left nothing in tmp. */
+    snprintf(cmd, sizeof cmd, "%s/tmp", data);
+    assert_int_equal(t_count_files(cmd), 0);
+
+    /* Leftovers of imports that died are removed; one a live import holds is not. */
+    char dead[4300], live[4300];
+    snprintf(dead, sizeof dead, "%s/tmp/hls-dead01", data);
+    snprintf(live, sizeof live, "%s/tmp/hls-live01", data);
+    assert_int_equal(mkdir(dead, 0700), 0);
+    assert_int_equal(mkdir(live, 0700), 0);
+    put_file(dead, "seg-00000.m4s", "half a segment");
+    put_file(live, "seg-00000.m4s", "a segment being written");
+    int lock = open(live, O_RDONLY | O_DIRECTORY);
+    assert_true(lock >= 0);
+    assert_int_equal(flock(lock, LOCK_EX), 0);
+    assert_int_equal(media_hls_recover(data, &rec), 0);
+    assert_int_equal(rec.swept, 1);
+    assert_int_equal(stat(dead, &st), -1);
+    assert_int_equal(stat(live, &st), 0);
+    close(lock);
+    assert_int_equal(media_hls_recover(data, &rec), 0);
+    assert_int_equal(rec.swept, 1);
+    assert_int_equal(stat(live, &st), -1);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -598,7 +694,7 @@ int main(void)
         cmocka_unit_test(test_names),        cmocka_unit_test(test_aac_raw_and_in_mp4),
         cmocka_unit_test(test_stream_choice), cmocka_unit_test(test_cut_on_idr_only),
         cmocka_unit_test(test_peak_not_from_a_sliver), cmocka_unit_test(test_av_offset_kept),
-        cmocka_unit_test(test_edit_list_cut),
+        cmocka_unit_test(test_edit_list_cut), cmocka_unit_test(test_recovery),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
