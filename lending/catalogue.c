@@ -431,13 +431,12 @@ static bool valid_kind(const char *k)
 }
 
 /*
- * Packages the checked copy tmp (of the file the caller named path) into a new directory
- * hls_tmp under data_dir/tmp; notes the stream in details when not NULL. On failure
- * hls_tmp may name a directory for the caller to remove.
+ * Packages the file path into a new directory hls_tmp under data_dir/tmp (held with flock
+ * in *lock); notes the stream in details when not NULL. On failure hls_tmp may name a
+ * directory for the caller to remove.
  */
-static enum lend_status package_media(const char *data_dir, const char *tmp, const char *path,
-                                      const char *kind, char hls_tmp[PATH_MAX], int *lock, json_t *details,
-                                      struct lend_err *err)
+static enum lend_status package_media(const char *data_dir, const char *path, const char *kind,
+                                      char hls_tmp[PATH_MAX], int *lock, json_t *details, struct lend_err *err)
 {
     snprintf(hls_tmp, PATH_MAX, "%s/tmp/hls-XXXXXX", data_dir);
     if (!mkdtemp(hls_tmp)) {
@@ -455,8 +454,7 @@ static enum lend_status package_media(const char *data_dir, const char *tmp, con
     struct media_hls_result hr;
     /* A title catalogued as music streams its audio alone, whatever else the file holds. */
     struct media_hls_options ho = {.audio_only = kind && !strcmp(kind, "audio")};
-    if (media_hls_package(tmp, hls_tmp, &ho, &hr, &he) != 0) {
-        rename_in_message(he.message, sizeof he.message, tmp, path);
+    if (media_hls_package(path, hls_tmp, &ho, &hr, &he) != 0) {
         return lend_fail(err, LEND_UNACCEPTABLE, he.code ? he.code : "packaging_failed",
                          "not a file that can be streamed: %s", he.message);
     }
@@ -466,23 +464,6 @@ static enum lend_status package_media(const char *data_dir, const char *tmp, con
                                       "duration", hr.duration_s, "bandwidth", (json_int_t)hr.bandwidth,
                                       "audio_reencoded", hr.audio_reencoded));
     return LEND_OK;
-}
-
-/* package_media() without the caller's connection held when it lets it go (*db is then
- * the connection given back after, or NULL: database_unavailable). */
-static enum lend_status package_released(struct db **db, const struct lend_import_opts *o, const char *data_dir,
-                                         const char *tmp, const char *path, const char *kind, char hls_tmp[PATH_MAX],
-                                         int *lock, json_t *details, struct lend_err *err)
-{
-    bool release = o->release_db && o->reacquire_db;
-    if (release) {
-        o->release_db(o->db_ctx, *db);
-        *db = NULL;
-    }
-    enum lend_status rc = package_media(data_dir, tmp, path, kind, hls_tmp, lock, details, err);
-    if (release && !(*db = o->reacquire_db(o->db_ctx)) && rc == LEND_OK)
-        rc = lend_fail(err, LEND_UNAVAILABLE, "database_unavailable", "The database is not answering; try again shortly.");
-    return rc;
 }
 
 /*
@@ -514,6 +495,44 @@ static enum lend_status place_presentation(const char *data_dir, const char *sha
         errno = EEXIST;
     }
     return lend_fail(err, LEND_INTERNAL, "storage_error", "could not store \"%s\": %s", hls_path, strerror(errno));
+}
+
+/*
+ * The copy into data_dir/tmp, its hash and its fsync, in a thread while the media is
+ * probed and packaged from the file given: on two cores the import takes about as long as
+ * the packaging alone. The file given must not change meanwhile (same_file() checks it
+ * after), so that what was checked and packaged is what is stored.
+ */
+struct copier {
+    pthread_t thread;
+    bool started;
+    const char *data_dir, *src;
+    char tmp[PATH_MAX], sha[65];
+    long long size;
+    unsigned char magic[4];
+    enum lend_status rc;
+    struct lend_err err;
+    struct stored_sync *ss;
+};
+
+static void *copier_run(void *arg)
+{
+    struct copier *c = arg;
+    c->rc = copy_hashed(c->data_dir, c->src, c->tmp, c->sha, &c->size, c->magic, &c->err);
+    if (c->rc == LEND_OK) {
+        snprintf(c->ss->path, sizeof c->ss->path, "%s", c->tmp);
+        stored_sync_run(c->ss);
+    }
+    return NULL;
+}
+
+/* True when the file given is still the one opened at first (fd), unchanged. */
+static bool same_file(int fd, const struct stat *before, long long copied)
+{
+    struct stat now;
+    return fstat(fd, &now) == 0 && now.st_size == before->st_size && now.st_size == copied &&
+           now.st_mtim.tv_sec == before->st_mtim.tv_sec && now.st_mtim.tv_nsec == before->st_mtim.tv_nsec &&
+           now.st_ctim.tv_sec == before->st_ctim.tv_sec && now.st_ctim.tv_nsec == before->st_ctim.tv_nsec;
 }
 
 /*
@@ -572,38 +591,99 @@ enum lend_status lend_import(struct db *db, const char *data_dir, const char *pa
     if (o->title && !*o->title)
         return lend_fail(err, LEND_INVALID, "invalid_metadata", "a title cannot be empty");
 
-    char tmp[PATH_MAX], sha[65];
-    long long size = 0;
-    unsigned char magic[4] = {0};
-    enum lend_status rc = copy_hashed(data_dir, path, tmp, sha, &size, magic, err);
-    if (rc != LEND_OK)
-        return rc;
-    bool zip = magic[0] == 'P' && magic[1] == 'K';
-    const char *kind = o->kind ? o->kind : zip ? "ebook" : NULL;
-    char lock_path[PATH_MAX];
-    int bytes_lock = lock_bytes(data_dir, sha, lock_path);
-    if (bytes_lock < 0) {
-        rc = lend_fail(err, LEND_INTERNAL, "storage_error", "could not lock \"%s\": %s", lock_path, strerror(errno));
-        unlink(tmp);
-        return rc;
+    /* The first bytes tell an EPUB from media; the file stays open to see it unchanged. */
+    int src = open(path, O_RDONLY | O_CLOEXEC);
+    if (src < 0)
+        return lend_fail(err, LEND_INVALID, "unreadable_file", "could not open \"%s\": %s", path, strerror(errno));
+    struct stat src_st;
+    unsigned char head[4] = {0};
+    if (fstat(src, &src_st) != 0 || !S_ISREG(src_st.st_mode) || pread(src, head, sizeof head, 0) < 0) {
+        close(src);
+        return lend_fail(err, LEND_INVALID, "unreadable_file", "\"%s\" is not a regular file", path);
     }
-    struct stored_sync ss = {0};
-    stored_sync_start(&ss, tmp);
+    bool zip = head[0] == 'P' && head[1] == 'K';
+    const char *kind = o->kind ? o->kind : zip ? "ebook" : NULL;
+    bool ebook = kind && !strcmp(kind, "ebook");
 
+    char tmp[PATH_MAX] = "", sha[65] = "", lock_path[PATH_MAX] = "";
+    long long size = 0;
+    int bytes_lock = -1;
+    struct stored_sync ss = {0};
     struct record r = {0};
     struct epub *e = NULL;
     struct media_info mi = {0};
-    bool have_media = false;
+    bool have_media = false, packaged = false;
     char final_path[PATH_MAX] = "", cover_path[PATH_MAX] = "", rel_file[160] = "", rel_cover[160] = "";
     bool placed = false, cover_placed = false, hls_placed = false;
     char hls_tmp[PATH_MAX] = "", hls_path[PATH_MAX] = "";
     int hls_lock = -1;
+    enum lend_status rc = LEND_OK;
+
+    if (ebook) {
+        unsigned char magic[4];
+        if ((rc = copy_hashed(data_dir, path, tmp, sha, &size, magic, err)) != LEND_OK) {
+            tmp[0] = 0;
+            goto out;
+        }
+        stored_sync_start(&ss, tmp);
+    } else {
+        /* Music or a film: copied, hashed and synced in a thread while it is probed and
+         * packaged here, from the file given, without the caller's connection. */
+        struct copier c = {.data_dir = data_dir, .src = path, .ss = &ss};
+        bool release = o->release_db && o->reacquire_db;
+        if (release) {
+            o->release_db(o->db_ctx, db);
+            db = NULL;
+        }
+        c.started = pthread_create(&c.thread, NULL, copier_run, &c) == 0;
+        if (!c.started)
+            copier_run(&c);
+        struct media_error me = {0};
+        if (media_probe_file(path, NULL, &mi, &me) != 0) {
+            rc = lend_fail(err, LEND_UNACCEPTABLE, me.code ? me.code : "media_unreadable",
+                           "not an acceptable audio or video file: %s", me.message);
+        } else {
+            have_media = true;
+            if (kind && strcmp(kind, media_kind_name(mi.kind)) != 0 &&
+                !(!strcmp(kind, "audio") && mi.kind == MEDIA_KIND_VIDEO))
+                rc = lend_fail(err, LEND_UNACCEPTABLE, "kind_mismatch",
+                               "the file holds no video stream, so it cannot be a film");
+            else if ((rc = from_media(&mi, &r, err)) == LEND_OK) {
+                if (kind)
+                    r.kind = kind;
+                rc = package_media(data_dir, path, r.kind, hls_tmp, &hls_lock, r.details, err);
+                packaged = rc == LEND_OK;
+            }
+        }
+        if (c.started)
+            pthread_join(c.thread, NULL);
+        if (c.rc == LEND_OK) {
+            snprintf(tmp, sizeof tmp, "%s", c.tmp);
+            snprintf(sha, sizeof sha, "%s", c.sha);
+            size = c.size;
+        } else if (rc == LEND_OK) {
+            *err = c.err;
+            rc = c.rc;
+        }
+        if (release && !(db = o->reacquire_db(o->db_ctx)) && rc == LEND_OK)
+            rc = lend_fail(err, LEND_UNAVAILABLE, "database_unavailable", "The database is not answering; try again shortly.");
+        if (rc == LEND_OK && !same_file(src, &src_st, size))
+            rc = lend_fail(err, LEND_INVALID, "file_changed", "\"%s\" changed while it was imported", path);
+        if (rc != LEND_OK && size == 0 && c.rc == LEND_OK)
+            rc = lend_fail(err, LEND_UNACCEPTABLE, "empty_file", "\"%s\" is empty", path);
+        if (rc != LEND_OK)
+            goto out;
+    }
+    if ((bytes_lock = lock_bytes(data_dir, sha, lock_path)) < 0) {
+        rc = lend_fail(err, LEND_INTERNAL, "storage_error", "could not lock \"%s\": %s", lock_path, strerror(errno));
+        goto out;
+    }
 
     if (size == 0) {
         rc = lend_fail(err, LEND_UNACCEPTABLE, "empty_file", "\"%s\" is empty", path);
         goto out;
     }
-    if (kind && !strcmp(kind, "ebook")) {
+    if (ebook) {
         struct epub_error ee = {0};
         if (epub_open_file(tmp, NULL, &e, &ee) != 0) {
             rename_in_message(ee.message, sizeof ee.message, tmp, path);
@@ -612,23 +692,6 @@ enum lend_status lend_import(struct db *db, const char *data_dir, const char *pa
             goto out;
         }
         rc = from_epub(e, &r, err);
-    } else {
-        struct media_error me = {0};
-        if (media_probe_file(tmp, NULL, &mi, &me) != 0) {
-            rename_in_message(me.message, sizeof me.message, tmp, path);
-            rc = lend_fail(err, LEND_UNACCEPTABLE, me.code ? me.code : "media_unreadable",
-                           "not an acceptable audio or video file: %s", me.message);
-            goto out;
-        }
-        have_media = true;
-        if (kind && strcmp(kind, media_kind_name(mi.kind)) != 0 &&
-            !(!strcmp(kind, "audio") && mi.kind == MEDIA_KIND_VIDEO)) {
-            rc = lend_fail(err, LEND_UNACCEPTABLE, "kind_mismatch", "the file holds no video stream, so it cannot be a film");
-            goto out;
-        }
-        rc = from_media(&mi, &r, err);
-        if (kind)
-            r.kind = kind;
     }
     if (rc != LEND_OK)
         goto out;
@@ -668,18 +731,15 @@ enum lend_status lend_import(struct db *db, const char *data_dir, const char *pa
         char master[PATH_MAX];
         snprintf(master, sizeof master, "%s/hls/%s/master.m3u8", data_dir, sha);
         bool mine = false;
-        if (have_media && access(master, F_OK) != 0 &&
-            (rc = package_released(&db, o, data_dir, tmp, path, r.kind, hls_tmp, &hls_lock, NULL, err)) == LEND_OK &&
+        if (packaged && access(master, F_OK) != 0 &&
             (rc = place_presentation(data_dir, sha, hls_tmp, hls_path, &mine, err)) == LEND_OK && mine)
             media_hls_sync_later(hls_path);
         goto out;
     }
     PQclear(res);
 
-    /* Music and films are packaged for streaming now, before the title exists: a file that
-     * cannot be streamed is refused here, and the stream plays as soon as the title is in. */
-    if (have_media && (rc = package_released(&db, o, data_dir, tmp, path, r.kind, hls_tmp, &hls_lock, r.details, err)) != LEND_OK)
-        goto out;
+    /* Music and films were packaged for streaming above, before the title exists: a file
+     * that cannot be streamed is refused, and the stream plays as soon as the title is in. */
 
     snprintf(rel_file, sizeof rel_file, "files/%.2s/%s.%s", sha, sha, r.ext);
     char dir[PATH_MAX];
@@ -763,6 +823,7 @@ enum lend_status lend_import(struct db *db, const char *data_dir, const char *pa
     placed = cover_placed = hls_placed = false; /* kept */
 
 out:
+    close(src);
     stored_sync_wait(&ss);
     if (tmp[0])
         unlink(tmp);

@@ -76,6 +76,7 @@ struct recode {
     int64_t first_pts; /* the first decoded sample's time, in 1/sample_rate */
     bool started;
     int in_rate, in_channels, in_format; /* what the resampler was set up for */
+    int64_t in_next; /* where the next decoded frame should start, in 1/in_rate (NOPTS: unknown) */
 };
 
 struct pkg {
@@ -252,30 +253,41 @@ static int write_text(struct pkg *p, const char *name, const char *text, size_t 
 
 /* ---- codecs ---- */
 
-/* The RFC 6381 name of an H.264 stream, from its avcC or its first SPS; 0 or -1. */
-static int avc1_name(const AVCodecParameters *par, char *out, size_t cap)
+/* The first three bytes of an H.264 stream's SPS (profile_idc, constraint flags,
+ * level_idc), from its avcC or its first SPS in Annex B; NULL when it has none. */
+static const uint8_t *sps_head(const AVCodecParameters *par)
 {
     const uint8_t *x = par->extradata;
     int n = par->extradata_size;
-    if (x && n >= 4 && x[0] == 1) {
-        snprintf(out, cap, "avc1.%02x%02x%02x", x[1], x[2], x[3]);
-        return 0;
-    }
-    for (int i = 0; x && i + 4 < n; i++) { /* Annex B: 00 00 01 then the NAL header */
-        if (x[i] == 0 && x[i + 1] == 0 && x[i + 2] == 1 && (x[i + 3] & 0x1f) == 7 && i + 6 < n) {
-            snprintf(out, cap, "avc1.%02x%02x%02x", x[i + 4], x[i + 5], x[i + 6]);
-            return 0;
-        }
-    }
-    return -1;
+    if (x && n >= 4 && x[0] == 1)
+        return x + 1;
+    for (int i = 0; x && i + 6 < n; i++) /* Annex B: 00 00 01 then the NAL header */
+        if (x[i] == 0 && x[i + 1] == 0 && x[i + 2] == 1 && (x[i + 3] & 0x1f) == 7)
+            return x + i + 4;
+    return NULL;
 }
 
-/* The browsers' H.264: Constrained Baseline, Main, High; 8-bit 4:2:0. */
+/* The RFC 6381 name of an H.264 stream, from its SPS as stored; 0 or -1. */
+static int avc1_name(const AVCodecParameters *par, char *out, size_t cap)
+{
+    const uint8_t *h = sps_head(par);
+    if (!h)
+        return -1;
+    snprintf(out, cap, "avc1.%02x%02x%02x", h[0], h[1], h[2]);
+    return 0;
+}
+
+/*
+ * The browsers' H.264: Constrained Baseline, Main, High; 8-bit 4:2:0. The profile is the
+ * stream's own profile_idc (what CODECS says), libavformat's only when there is no SPS to
+ * read; a stream whose profile is known from neither is refused.
+ */
 static bool playable_h264(const AVCodecParameters *par)
 {
-    int prof = par->profile & ~FF_PROFILE_H264_CONSTRAINED;
-    bool profile_ok = par->profile == FF_PROFILE_UNKNOWN || prof == FF_PROFILE_H264_BASELINE ||
-                      prof == FF_PROFILE_H264_MAIN || prof == FF_PROFILE_H264_HIGH;
+    const uint8_t *h = sps_head(par);
+    int prof = h ? h[0] : par->profile & ~FF_PROFILE_H264_CONSTRAINED;
+    bool profile_ok = prof == FF_PROFILE_H264_BASELINE || prof == FF_PROFILE_H264_MAIN ||
+                      prof == FF_PROFILE_H264_HIGH;
     bool format_ok = par->format == AV_PIX_FMT_NONE || par->format == AV_PIX_FMT_YUV420P ||
                      par->format == AV_PIX_FMT_YUVJ420P;
     return profile_ok && format_ok;
@@ -384,6 +396,7 @@ static int recode_open(struct pkg *p, const AVStream *st)
                             rc->enc->sample_rate, &in_layout, rc->dec->sample_fmt, rate, 0, NULL);
     av_channel_layout_uninit(&in_layout);
     rc->in_rate = rate;
+    rc->in_next = AV_NOPTS_VALUE;
     rc->in_channels = channels;
     rc->in_format = rc->dec->sample_fmt;
     if (r < 0 || swr_init(rc->swr) < 0)
@@ -482,6 +495,67 @@ static int resample_into_fifo(struct pkg *p, const AVFrame *f)
     return rcode;
 }
 
+/* n samples of silence into the FIFO (a gap in the source's timestamps), a second at a time. */
+static int pad_silence(struct pkg *p, int64_t n)
+{
+    struct recode *rc = &p->rc;
+    int chunk = rc->enc->sample_rate;
+    uint8_t **buf = NULL;
+    if (av_samples_alloc_array_and_samples(&buf, NULL, rc->enc->ch_layout.nb_channels, chunk,
+                                           rc->enc->sample_fmt, 0) < 0)
+        return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+    av_samples_set_silence(buf, 0, chunk, rc->enc->ch_layout.nb_channels, rc->enc->sample_fmt);
+    int rcode = 0;
+    while (rcode == 0 && n > 0) {
+        int k = n < chunk ? (int)n : chunk;
+        if (av_audio_fifo_write(rc->fifo, (void **)buf, k) < k)
+            rcode = failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+        else
+            rcode = encode_fifo(p, false);
+        n -= k;
+    }
+    av_freep(&buf[0]);
+    av_freep(&buf);
+    return rcode;
+}
+
+/*
+ * Keeps re-encoded audio on the source's clock, where the encoder only counts samples: a
+ * frame that starts later than the previous one ended (a gap in the timestamps: a
+ * broadcast recording, a file joined from parts) is preceded by as much silence; one that
+ * starts before (an overlap) is dropped when it lies wholly in what was already played.
+ * Differences under 50 ms are the timestamps' own jitter and left alone. Returns 1 when
+ * the frame is to be dropped, 0 to keep it, -1 on failure.
+ */
+static int follow_clock(struct pkg *p, const AVFrame *f)
+{
+    struct recode *rc = &p->rc;
+    int64_t pts = f->best_effort_timestamp, at = AV_NOPTS_VALUE;
+    const int64_t lim = INT64_C(1) << 60;
+    if (pts != AV_NOPTS_VALUE && pts > -lim && pts < lim)
+        at = av_rescale_q(pts, p->ic->streams[p->ai]->time_base, (AVRational){1, rc->in_rate});
+    if (at != AV_NOPTS_VALUE && (at <= -lim || at >= lim))
+        at = AV_NOPTS_VALUE;
+    if (at != AV_NOPTS_VALUE && rc->in_next != AV_NOPTS_VALUE) {
+        int64_t gap = at - rc->in_next, tol = rc->in_rate / 20;
+        if (gap > (int64_t)rc->in_rate * 600)
+            return failf(p, MEDIA_PACKAGING_FAILED,
+                         "could not package %s: its audio stops for over 10 minutes",
+                         media_input_name(p->in));
+        if (gap > tol) {
+            if (pad_silence(p, av_rescale(gap, rc->enc->sample_rate, rc->in_rate)) != 0)
+                return -1;
+        } else if (gap < -tol && -gap >= f->nb_samples) {
+            return 1;
+        }
+    }
+    if (at != AV_NOPTS_VALUE)
+        rc->in_next = at + f->nb_samples;
+    else if (rc->in_next != AV_NOPTS_VALUE)
+        rc->in_next += f->nb_samples;
+    return 0;
+}
+
 /* Decodes one audio packet (NULL: flush) and encodes what it gives. */
 static int recode_packet(struct pkg *p, const AVPacket *pkt)
 {
@@ -513,7 +587,12 @@ static int recode_packet(struct pkg *p, const AVPacket *pkt)
                          "could not stream %s: its audio changes format midway",
                          media_input_name(p->in));
         }
-        int e = resample_into_fifo(p, rc->in);
+        int follow = follow_clock(p, rc->in);
+        if (follow < 0) {
+            av_frame_unref(rc->in);
+            return -1;
+        }
+        int e = follow ? 0 : resample_into_fifo(p, rc->in);
         av_frame_unref(rc->in);
         if (e != 0 || encode_fifo(p, false) != 0)
             return -1;

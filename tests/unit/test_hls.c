@@ -568,6 +568,38 @@ static void test_edit_list_cut(void **state)
     free(out);
 }
 
+static void test_audio_gap_kept(void **state)
+{
+    (void)state;
+    /* Re-encoded audio whose timestamps jump 2 s ahead after 3 s (a recording joined from
+     * parts): the encoder counts samples, so without silence in the gap everything after it
+     * would come 2 s early (against the video, or the playlist's durations). */
+    make_media("-f lavfi -i sine=duration=6:sample_rate=44100 -af "
+               "\"asetpts='if(gte(T,3),PTS+2/TB,PTS)'\" -c:a pcm_s16le gap.mka");
+    char file[4096];
+    snprintf(file, sizeof file, "%s/gap.mka", work);
+    double dur = probe_number("-show_entries format=duration", file);
+    assert_true(fabs(dur - 8) < 0.05);
+    struct media_hls_result res;
+    package_ok("gap.mka", NULL, &res);
+    assert_true(res.audio_reencoded);
+    if (fabs(res.duration_s - dur) > 1024.0 / 44100)
+        fail_msg("%f s of audio for a file of %f s", res.duration_s, dur);
+    /* And the tone after the gap is where the source has it: silence at 4 s, sound at 6 s. */
+    char dir[4096], joined[4096], cmd[16384], *out = NULL;
+    snprintf(dir, sizeof dir, "%s/pkg-gap.mka", work);
+    join_presentation(dir, "gap-joined.mp4", joined, sizeof joined);
+    snprintf(cmd, sizeof cmd,
+             "for t in 4 6; do ffmpeg -nostdin -v info -ss $t -t 0.5 -i '%s' -af volumedetect -f null - "
+             "2>&1 | sed -n 's/.*max_volume: \\([-0-9.]*\\) dB/\\1/p'; done",
+             joined);
+    assert_int_equal(t_cmd(cmd, &out), 0);
+    double quiet = NAN, loud = NAN;
+    if (!out || sscanf(out, "%lf %lf", &quiet, &loud) != 2 || !(quiet < -60) || !(loud > -30))
+        fail_msg("max volume at 4 s and 6 s: %s", out ? out : "(none)");
+    free(out);
+}
+
 /* Writes text into dir/name. */
 static void put_file(const char *dir, const char *name, const char *text)
 {
@@ -695,6 +727,7 @@ int main(void)
         cmocka_unit_test(test_stream_choice), cmocka_unit_test(test_cut_on_idr_only),
         cmocka_unit_test(test_peak_not_from_a_sliver), cmocka_unit_test(test_av_offset_kept),
         cmocka_unit_test(test_edit_list_cut), cmocka_unit_test(test_recovery),
+        cmocka_unit_test(test_audio_gap_kept),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
