@@ -45,6 +45,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -1517,8 +1518,8 @@ static int rebuild(const char *data_dir, const char *sha, const char *hls_dir, b
     return rc;
 }
 
-/* data_dir/tmp/hls-*: what an import or a rebuild packages into; nobody's (no lock held)
- * means a process that died there. */
+/* data_dir/tmp/hls-*: what an import or a rebuild packages into; nobody's (no lock held,
+ * for a minute at least) means a process that died there. */
 static void sweep_tmp(const char *data_dir, struct media_hls_recovery *st)
 {
     char dir[4096];
@@ -1534,7 +1535,9 @@ static void sweep_tmp(const char *data_dir, struct media_hls_recovery *st)
         int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
             continue;
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        struct stat ds;
+        /* A minute old at least: not one an import has just made and not yet locked. */
+        if (fstat(fd, &ds) == 0 && ds.st_mtime < time(NULL) - 60 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
             char path[4096 + 256];
             snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
             if (media_hls_remove_dir(path) == 0)
