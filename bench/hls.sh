@@ -227,8 +227,8 @@ printf '%-44s %14s %14s %7s %8s %s\n' "segment bytes/s (nginx, same file)" "$(mb
 printf '%-44s %14s %14s %7s %8s %s\n' "media playlist requests/s (nginx)" "$P_PL_RPS" "$N_PL_RPS" "$PL_RATIO" ">= 0.5" "$(verdict "$PL_RATIO" ">=" 0.5)"
 printf '%-44s %12sms %14s %7s %8s %s\n' "borrowed to first segment, median" "$FIRST_P50" "-" "-" "< 50ms" "$(verdict "$FIRST_P50" "<" 50)"
 echo
-echo "ingest: $NSEG segments (ffmpeg: $FFSEG); the import also copies and hashes the $(awk -v s="$SIZE" 'BEGIN { printf "%.0f MB", s / 1e6 }') file into the data dir,"
-echo "  and has the copy and the presentation on disk (fsync) before the title commits; ffmpeg syncs nothing."
+echo "ingest: $NSEG segments (ffmpeg: $FFSEG); the import also copies, hashes and syncs the $(awk -v s="$SIZE" 'BEGIN { printf "%.0f MB", s / 1e6 }') file into the data dir"
+echo "  (in a thread, beside the packaging) before the title commits; the presentation is synced after, in the background; ffmpeg syncs nothing."
 echo "over $BORROWS borrows, from the borrow's answer to the first segment's last byte: p50 $FIRST_P50 ms, p90 $FIRST_P90 ms, max $FIRST_MAX ms;"
 echo "  with the borrow request itself: p50 $TOTAL_P50 ms, p90 $TOTAL_P90 ms, max $TOTAL_MAX ms"
 echo "segments: pretnum $P_SEG_RPS req/s, nginx $N_SEG_RPS req/s; $(nproc) cores shared by server, wrk and whatever else runs."

@@ -3,9 +3,27 @@
  * read from the hardened input (media/internal.h), copied or (audio only) re-encoded to
  * AAC, and fed to libavformat's mp4 muxer in fragmented mode with frag_custom, so that a
  * fragment ends exactly where this file decides. The muxer writes through one custom
- * AVIOContext whose sink is switched from init.mp4 to each segment file between
- * fragments; the cut points and the EXTINF values come from the same timestamps, so the
+ * AVIOContext; its write_data_type callback sends what the muxer marks as the header
+ * (AVIO_DATA_MARKER_HEADER: ftyp + moov) to init.mp4 and the rest to the current segment
+ * file, switched between fragments. delay_moov has the moov written once the first
+ * fragment is complete, as libavformat's own hls and dash muxers do, so that its edit
+ * lists keep each track's first timestamp: audio that starts after the video stays
+ * after it. The cut points and the EXTINF values come from the same timestamps, so the
  * playlist and the segments cannot disagree.
+ *
+ * Durability. Nothing here is synced while packaging: a presentation is derived data,
+ * made again at will from the stored source, which the catalogue syncs before the title
+ * commits. So the title commits as soon as the presentation is written (as fast as the
+ * ffmpeg command line, which syncs nothing either); media_hls_sync_later() then syncs it
+ * in the background and marks it whole (.synced, written and synced after the files and
+ * the directory). At the server's start media_hls_recover() looks at every presentation
+ * without the mark: written during this boot (.packaged holds the boot id), the page
+ * cache holds what was written and a sync makes it durable as it is; written in an
+ * earlier boot, a crash or power cut may have cut files short, and it is packaged again
+ * from the source into data_dir/tmp and exchanged for the old one (renameat2
+ * RENAME_EXCHANGE), so a request never sees half of one. Until then a damaged
+ * presentation may be served as it is: a crash costs at most the presentations imported
+ * in the seconds before it.
  */
 #include "pretnum/hls.h"
 
@@ -20,11 +38,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -56,6 +77,7 @@ struct recode {
     int64_t first_pts; /* the first decoded sample's time, in 1/sample_rate */
     bool started;
     int in_rate, in_channels, in_format; /* what the resampler was set up for */
+    int64_t in_next; /* where the next decoded frame should start, in 1/in_rate (NOPTS: unknown) */
 };
 
 struct pkg {
@@ -64,7 +86,9 @@ struct pkg {
     struct media_input *in;
     AVFormatContext *ic, *oc;
     AVIOContext *pb;
-    int fd;          /* the current output file, -1 for none (dir NULL: count only) */
+    int fd;          /* the current segment file, -1 for none (dir NULL: count only) */
+    int init_fd;     /* init.mp4 while the muxer writes the header into it, else -1 */
+    bool header_done; /* the moov has been written (delay_moov: at the first fragment's end) */
     int64_t written; /* bytes into the current file */
     int64_t total;   /* bytes into every file */
     int64_t max_output;
@@ -89,6 +113,8 @@ struct pkg {
     bool audio_only;
     int nal_len;   /* NAL length size of the video's avcC (1, 2 or 4); 0: Annex B */
     bool seen_idr; /* the video has begun (leading pictures before an IDR are dropped) */
+    bool lead_discard; /* the reference stream began with pictures an edit list hides */
+    bool shown;        /* a picture of the reference stream that is not hidden has come */
 };
 
 static int failf(struct pkg *p, const char *code, const char *fmt, ...)
@@ -123,32 +149,64 @@ static int fail_av(struct pkg *p, const char *what, int averr)
                  av_err2str(averr));
 }
 
-/* The AVIOContext's sink: the current file, or nothing when only counting. */
+/* Writes size bytes to fd (-1: nowhere); 0, or an AVERROR with p->werr set. */
+static int write_all(struct pkg *p, int fd, const uint8_t *buf, int size)
+{
+    if (p->total + size > p->max_output) {
+        p->capped = true;
+        return AVERROR(EFBIG);
+    }
+    for (size_t off = 0; fd >= 0 && off < (size_t)size;) {
+        ssize_t w = write(fd, buf + off, (size_t)size - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            p->werr = w < 0 ? errno : EIO;
+            return AVERROR(p->werr);
+        }
+        off += (size_t)w;
+    }
+    p->total += size;
+    return 0;
+}
+
+/* The AVIOContext's sink: the current segment file, or nothing when only counting. */
 static int sink_write(void *opaque, uint8_t *buf, int size)
 {
     struct pkg *p = opaque;
     if (size <= 0)
         return 0;
-    if (p->total + size > p->max_output) {
-        p->capped = true;
-        return AVERROR(EFBIG);
+    if (p->dir && p->fd < 0) {
+        p->werr = EPROTO; /* bytes outside any segment: the muxer did not do as expected */
+        return AVERROR(EPROTO);
     }
-    if (p->fd >= 0) {
-        size_t off = 0;
-        while (off < (size_t)size) {
-            ssize_t w = write(p->fd, buf + off, (size_t)size - off);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0) {
-                p->werr = w < 0 ? errno : EIO;
-                return AVERROR(p->werr);
-            }
-            off += (size_t)w;
-        }
-    }
+    int r = write_all(p, p->fd, buf, size);
+    if (r < 0)
+        return r;
     p->written += size;
-    p->total += size;
     return size;
+}
+
+/*
+ * The same, told by the muxer what the bytes are: the header (ftyp + moov, which
+ * delay_moov writes when the first fragment ends) goes to init.mp4, everything else
+ * (moof + mdat) to the current segment.
+ */
+static int sink_write_typed(void *opaque, uint8_t *buf, int size, enum AVIODataMarkerType type,
+                            int64_t time)
+{
+    (void)time;
+    struct pkg *p = opaque;
+    if (type != AVIO_DATA_MARKER_HEADER)
+        return sink_write(opaque, buf, size);
+    if (size <= 0)
+        return 0;
+    if (p->header_done || (p->dir && p->init_fd < 0)) {
+        p->werr = EPROTO; /* a second header, or one outside the first fragment's end */
+        return AVERROR(EPROTO);
+    }
+    int r = write_all(p, p->init_fd, buf, size);
+    return r < 0 ? r : size;
 }
 
 static int open_out(struct pkg *p, const char *name)
@@ -174,9 +232,6 @@ static int close_out(struct pkg *p)
         p->fd = -1;
         return fail_av(p, "write", p->pb->error);
     }
-    /* Writeback starts now, so that the final sync_dir() finds little left to wait for. */
-    if (p->fd >= 0)
-        sync_file_range(p->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     if (p->fd >= 0 && close(p->fd) != 0) {
         p->fd = -1;
         return failf(p, MEDIA_PACKAGING_FAILED, "could not write the presentation: %s",
@@ -184,35 +239,6 @@ static int close_out(struct pkg *p)
     }
     p->fd = -1;
     return 0;
-}
-
-/*
- * The presentation is on disk before the title that uses it is committed: every file
- * and the directory itself, as the original file is.
- */
-static int sync_dir(struct pkg *p)
-{
-    DIR *d = opendir(p->dir);
-    if (!d)
-        return failf(p, MEDIA_PACKAGING_FAILED, "could not open the presentation: %s",
-                     strerror(errno));
-    int rc = 0;
-    struct dirent *e;
-    while (rc == 0 && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fdatasync(fd) != 0)
-            rc = failf(p, MEDIA_PACKAGING_FAILED, "could not write the presentation: %s",
-                       strerror(errno));
-        if (fd >= 0)
-            close(fd);
-    }
-    if (rc == 0 && fsync(dirfd(d)) != 0)
-        rc = failf(p, MEDIA_PACKAGING_FAILED, "could not write the presentation: %s",
-                   strerror(errno));
-    closedir(d);
-    return rc;
 }
 
 static int write_text(struct pkg *p, const char *name, const char *text, size_t len)
@@ -228,30 +254,41 @@ static int write_text(struct pkg *p, const char *name, const char *text, size_t 
 
 /* ---- codecs ---- */
 
-/* The RFC 6381 name of an H.264 stream, from its avcC or its first SPS; 0 or -1. */
-static int avc1_name(const AVCodecParameters *par, char *out, size_t cap)
+/* The first three bytes of an H.264 stream's SPS (profile_idc, constraint flags,
+ * level_idc), from its avcC or its first SPS in Annex B; NULL when it has none. */
+static const uint8_t *sps_head(const AVCodecParameters *par)
 {
     const uint8_t *x = par->extradata;
     int n = par->extradata_size;
-    if (x && n >= 4 && x[0] == 1) {
-        snprintf(out, cap, "avc1.%02x%02x%02x", x[1], x[2], x[3]);
-        return 0;
-    }
-    for (int i = 0; x && i + 4 < n; i++) { /* Annex B: 00 00 01 then the NAL header */
-        if (x[i] == 0 && x[i + 1] == 0 && x[i + 2] == 1 && (x[i + 3] & 0x1f) == 7 && i + 6 < n) {
-            snprintf(out, cap, "avc1.%02x%02x%02x", x[i + 4], x[i + 5], x[i + 6]);
-            return 0;
-        }
-    }
-    return -1;
+    if (x && n >= 4 && x[0] == 1)
+        return x + 1;
+    for (int i = 0; x && i + 6 < n; i++) /* Annex B: 00 00 01 then the NAL header */
+        if (x[i] == 0 && x[i + 1] == 0 && x[i + 2] == 1 && (x[i + 3] & 0x1f) == 7)
+            return x + i + 4;
+    return NULL;
 }
 
-/* The browsers' H.264: Constrained Baseline, Main, High; 8-bit 4:2:0. */
+/* The RFC 6381 name of an H.264 stream, from its SPS as stored; 0 or -1. */
+static int avc1_name(const AVCodecParameters *par, char *out, size_t cap)
+{
+    const uint8_t *h = sps_head(par);
+    if (!h)
+        return -1;
+    snprintf(out, cap, "avc1.%02x%02x%02x", h[0], h[1], h[2]);
+    return 0;
+}
+
+/*
+ * The browsers' H.264: Constrained Baseline, Main, High; 8-bit 4:2:0. The profile is the
+ * stream's own profile_idc (what CODECS says), libavformat's only when there is no SPS to
+ * read; a stream whose profile is known from neither is refused.
+ */
 static bool playable_h264(const AVCodecParameters *par)
 {
-    int prof = par->profile & ~FF_PROFILE_H264_CONSTRAINED;
-    bool profile_ok = par->profile == FF_PROFILE_UNKNOWN || prof == FF_PROFILE_H264_BASELINE ||
-                      prof == FF_PROFILE_H264_MAIN || prof == FF_PROFILE_H264_HIGH;
+    const uint8_t *h = sps_head(par);
+    int prof = h ? h[0] : par->profile & ~FF_PROFILE_H264_CONSTRAINED;
+    bool profile_ok = prof == FF_PROFILE_H264_BASELINE || prof == FF_PROFILE_H264_MAIN ||
+                      prof == FF_PROFILE_H264_HIGH;
     bool format_ok = par->format == AV_PIX_FMT_NONE || par->format == AV_PIX_FMT_YUV420P ||
                      par->format == AV_PIX_FMT_YUVJ420P;
     return profile_ok && format_ok;
@@ -360,6 +397,7 @@ static int recode_open(struct pkg *p, const AVStream *st)
                             rc->enc->sample_rate, &in_layout, rc->dec->sample_fmt, rate, 0, NULL);
     av_channel_layout_uninit(&in_layout);
     rc->in_rate = rate;
+    rc->in_next = AV_NOPTS_VALUE;
     rc->in_channels = channels;
     rc->in_format = rc->dec->sample_fmt;
     if (r < 0 || swr_init(rc->swr) < 0)
@@ -458,6 +496,67 @@ static int resample_into_fifo(struct pkg *p, const AVFrame *f)
     return rcode;
 }
 
+/* n samples of silence into the FIFO (a gap in the source's timestamps), a second at a time. */
+static int pad_silence(struct pkg *p, int64_t n)
+{
+    struct recode *rc = &p->rc;
+    int chunk = rc->enc->sample_rate;
+    uint8_t **buf = NULL;
+    if (av_samples_alloc_array_and_samples(&buf, NULL, rc->enc->ch_layout.nb_channels, chunk,
+                                           rc->enc->sample_fmt, 0) < 0)
+        return failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+    av_samples_set_silence(buf, 0, chunk, rc->enc->ch_layout.nb_channels, rc->enc->sample_fmt);
+    int rcode = 0;
+    while (rcode == 0 && n > 0) {
+        int k = n < chunk ? (int)n : chunk;
+        if (av_audio_fifo_write(rc->fifo, (void **)buf, k) < k)
+            rcode = failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
+        else
+            rcode = encode_fifo(p, false);
+        n -= k;
+    }
+    av_freep(&buf[0]);
+    av_freep(&buf);
+    return rcode;
+}
+
+/*
+ * Keeps re-encoded audio on the source's clock, where the encoder only counts samples: a
+ * frame that starts later than the previous one ended (a gap in the timestamps: a
+ * broadcast recording, a file joined from parts) is preceded by as much silence; one that
+ * starts before (an overlap) is dropped when it lies wholly in what was already played.
+ * Differences under 50 ms are the timestamps' own jitter and left alone. Returns 1 when
+ * the frame is to be dropped, 0 to keep it, -1 on failure.
+ */
+static int follow_clock(struct pkg *p, const AVFrame *f)
+{
+    struct recode *rc = &p->rc;
+    int64_t pts = f->best_effort_timestamp, at = AV_NOPTS_VALUE;
+    const int64_t lim = INT64_C(1) << 60;
+    if (pts != AV_NOPTS_VALUE && pts > -lim && pts < lim)
+        at = av_rescale_q(pts, p->ic->streams[p->ai]->time_base, (AVRational){1, rc->in_rate});
+    if (at != AV_NOPTS_VALUE && (at <= -lim || at >= lim))
+        at = AV_NOPTS_VALUE;
+    if (at != AV_NOPTS_VALUE && rc->in_next != AV_NOPTS_VALUE) {
+        int64_t gap = at - rc->in_next, tol = rc->in_rate / 20;
+        if (gap > (int64_t)rc->in_rate * 600)
+            return failf(p, MEDIA_PACKAGING_FAILED,
+                         "could not package %s: its audio stops for over 10 minutes",
+                         media_input_name(p->in));
+        if (gap > tol) {
+            if (pad_silence(p, av_rescale(gap, rc->enc->sample_rate, rc->in_rate)) != 0)
+                return -1;
+        } else if (gap < -tol && -gap >= f->nb_samples) {
+            return 1;
+        }
+    }
+    if (at != AV_NOPTS_VALUE)
+        rc->in_next = at + f->nb_samples;
+    else if (rc->in_next != AV_NOPTS_VALUE)
+        rc->in_next += f->nb_samples;
+    return 0;
+}
+
 /* Decodes one audio packet (NULL: flush) and encodes what it gives. */
 static int recode_packet(struct pkg *p, const AVPacket *pkt)
 {
@@ -489,7 +588,12 @@ static int recode_packet(struct pkg *p, const AVPacket *pkt)
                          "could not stream %s: its audio changes format midway",
                          media_input_name(p->in));
         }
-        int e = resample_into_fifo(p, rc->in);
+        int follow = follow_clock(p, rc->in);
+        if (follow < 0) {
+            av_frame_unref(rc->in);
+            return -1;
+        }
+        int e = follow ? 0 : resample_into_fifo(p, rc->in);
         av_frame_unref(rc->in);
         if (e != 0 || encode_fifo(p, false) != 0)
             return -1;
@@ -510,14 +614,54 @@ static int recode_packet(struct pkg *p, const AVPacket *pkt)
 
 /* ---- segments ---- */
 
-/* Ends the current fragment into the current segment file and records the segment. */
-static int end_segment(struct pkg *p)
+/*
+ * The header: delay_moov has the muxer write ftyp + moov when the first fragment ends, once
+ * every track's first timestamps are known (so its edit lists keep the tracks' relative
+ * start, e.g. audio that begins half a second after the video); sink_write_typed() has
+ * sent it to init.mp4, which is closed here.
+ */
+static int finish_init(struct pkg *p)
+{
+    avio_flush(p->pb);
+    if (p->pb->error < 0 || p->werr)
+        return fail_av(p, "write", p->pb->error);
+    p->header_done = true;
+    if (p->init_fd < 0)
+        return 0;
+    off_t size = lseek(p->init_fd, 0, SEEK_END);
+    int c = close(p->init_fd);
+    p->init_fd = -1;
+    if (c != 0)
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not write the presentation: %s",
+                     strerror(errno));
+    if (size <= 0)
+        return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: no header was written",
+                     media_input_name(p->in));
+    return 0;
+}
+
+/* Writes what the muxer holds as one fragment (moof + mdat) into the current segment,
+ * the header first when it is still to be written. */
+static int flush_fragment(struct pkg *p)
 {
     int r = av_interleaved_write_frame(p->oc, NULL); /* empties the interleaving queue */
+    if (r >= 0 && !p->header_done) {
+        r = av_write_frame(p->oc, NULL); /* delay_moov: this first flush writes the moov alone */
+        if (r >= 0 && finish_init(p) != 0)
+            return -1;
+    }
     if (r >= 0)
         r = av_write_frame(p->oc, NULL); /* frag_custom: writes moof + mdat */
     if (r < 0)
         return fail_av(p, "write a segment of", r);
+    return 0;
+}
+
+/* Ends the current fragment into the current segment file and records the segment. */
+static int end_segment(struct pkg *p)
+{
+    if (flush_fragment(p) != 0)
+        return -1;
     int64_t bytes = p->written;
     if (close_out(p) != 0)
         return -1;
@@ -571,6 +715,7 @@ static int write_packet(struct pkg *p, AVPacket *pkt, int ost, bool key)
     if (ost == p->ref) {
         double t = (double)pkt->pts * av_q2d(tb);
         double end = (double)(pkt->pts + (pkt->duration > 0 ? pkt->duration : 0)) * av_q2d(tb);
+        bool hidden = pkt->flags & AV_PKT_FLAG_DISCARD;
         if (!isfinite(t) || !isfinite(end))
             return failf(p, MEDIA_PACKAGING_FAILED, "could not package %s: absurd timestamps",
                          media_input_name(p->in));
@@ -582,7 +727,9 @@ static int write_packet(struct pkg *p, AVPacket *pkt, int ost, bool key)
                 p->rc.enc && ost == p->oa ? (double)p->rc.first_pts / p->rc.enc->sample_rate : t;
             p->have_ref = true;
             p->ref_first = t;
-            p->ref_end = t;
+            p->ref_end = hidden ? -INFINITY : t;
+            p->lead_discard = hidden;
+            p->shown = !hidden;
         } else if (key && p->seg_open &&
                    (ost == p->ov ? t >= p->seg[p->nseg - 1].start + p->target - 1e-6
                                  /* audio: every packet is a sync point; a segment ends
@@ -595,12 +742,20 @@ static int write_packet(struct pkg *p, AVPacket *pkt, int ost, bool key)
             if (end_segment(p) != 0 || start_segment(p, t) != 0)
                 return -1;
         }
+        if (p->lead_discard && !hidden && p->nseg == 1 && (!p->shown || t < p->seg[0].start)) {
+            /* A file cut without re-encoding (`ffmpeg -ss 3 -c copy`) starts on the keyframe
+             * before the cut and hides the pictures up to it with an edit list, which the
+             * moov keeps (delay_moov): the presentation, and its first EXTINF, begin with
+             * the first picture shown (the earliest: B-frames come out of order). */
+            p->seg[0].start = t;
+            p->shown = true;
+        }
         if (t - p->seg[p->nseg - 1].start > MAX_SEGMENT_S)
             return failf(p, MEDIA_PACKAGING_FAILED,
                          "could not package %s: no IDR keyframe for over %g s (an open-GOP "
                          "encoding?); re-encode it with closed GOPs",
                          media_input_name(p->in), MAX_SEGMENT_S);
-        if (end > p->ref_end)
+        if (end > p->ref_end && !hidden) /* hidden pictures at the end do not count either */
             p->ref_end = end;
         p->seg_open = true;
     } else {
@@ -768,6 +923,30 @@ static void put(struct text *t, const char *fmt, ...)
     }
 }
 
+/* The boot this machine is in (its page cache is what was written since), or "". */
+static void boot_id(char out[64])
+{
+    out[0] = 0;
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+    if (!f)
+        return;
+    if (!fgets(out, 64, f))
+        out[0] = 0;
+    fclose(f);
+    out[strcspn(out, "\n")] = 0;
+}
+
+/* .packaged: how the presentation was made (the boot, the options), not synced. */
+static int write_packaged(struct pkg *p)
+{
+    if (!p->dir)
+        return 0;
+    char boot[64], text[160];
+    boot_id(boot);
+    int n = snprintf(text, sizeof text, "boot=%s\naudio_only=%d\n", boot, p->audio_only ? 1 : 0);
+    return write_text(p, MEDIA_HLS_PACKAGED, text, (size_t)n);
+}
+
 static int write_playlists(struct pkg *p, struct media_hls_result *res)
 {
     double maxd = 0, total = 0, peak = 0;
@@ -819,7 +998,7 @@ static int write_playlists(struct pkg *p, struct media_hls_result *res)
     if (m.oom || x.oom)
         failf(p, MEDIA_OUT_OF_MEMORY, "out of memory");
     else if (write_text(p, "index.m3u8", m.s, m.len) == 0 &&
-             write_text(p, "master.m3u8", x.s, x.len) == 0 && (!p->dir || sync_dir(p) == 0))
+             write_text(p, "master.m3u8", x.s, x.len) == 0 && write_packaged(p) == 0)
         rc = 0;
     free(m.s);
     free(x.s);
@@ -962,20 +1141,31 @@ static int run(struct pkg *p, struct media_hls_result *res)
     p->oc->flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_BITEXACT;
     if (add_streams(p) != 0)
         return -1;
+    p->pb->write_data_type = sink_write_typed;
     AVDictionary *opts = NULL;
-    /* empty_moov: the init segment is the header alone; frag_custom: fragments end only
-     * where end_segment says; default_base_moof: each segment stands alone (CMAF). */
-    av_dict_set(&opts, "movflags", "frag_custom+empty_moov+default_base_moof+skip_trailer+cmaf", 0);
-    if (open_out(p, "init.mp4") != 0) {
-        av_dict_free(&opts);
-        return -1;
+    /* As libavformat's own hls and dash muxers: frag_custom, fragments end only where
+     * end_segment() says; delay_moov, the moov is written when the first fragment ends, so
+     * that it holds edit lists with each track's start (an empty moov would start every
+     * track at zero and lose the offset between audio and video); dash, each segment
+     * stands alone (default_base_moof, a sidx). */
+    av_dict_set(&opts, "movflags", "frag_custom+delay_moov+dash+skip_trailer", 0);
+    if (p->dir) {
+        char path[4096];
+        if ((size_t)snprintf(path, sizeof path, "%s/init.mp4", p->dir) >= sizeof path) {
+            av_dict_free(&opts);
+            return failf(p, MEDIA_PACKAGING_FAILED, "the presentation's path is too long");
+        }
+        p->init_fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (p->init_fd < 0) {
+            av_dict_free(&opts);
+            return failf(p, MEDIA_PACKAGING_FAILED, "could not create init.mp4: %s",
+                         strerror(errno));
+        }
     }
     int r = avformat_write_header(p->oc, &opts);
     av_dict_free(&opts);
     if (r < 0)
         return fail_av(p, "package", r);
-    if (close_out(p) != 0)
-        return -1;
 
     AVPacket *pkt = av_packet_alloc();
     if (!pkt)
@@ -988,6 +1178,9 @@ static int run(struct pkg *p, struct media_hls_result *res)
             rc = video_packet(p, pkt);
         } else if (pkt->stream_index == p->ai && p->rc.dec) {
             rc = recode_packet(p, pkt);
+        } else if (pkt->stream_index == p->ai && (pkt->flags & AV_PKT_FLAG_DISCARD)) {
+            /* Audio an edit list hides (before a cut, an encoder's priming): not played, so
+             * not copied (the decoder drops it itself when re-encoding). */
         } else if (pkt->stream_index == p->ai) {
             av_packet_rescale_ts(pkt, p->ic->streams[p->ai]->time_base,
                                  p->oc->streams[p->oa]->time_base);
@@ -1028,9 +1221,9 @@ static int run(struct pkg *p, struct media_hls_result *res)
     }
     if (p->other_end > p->ref_end)
         p->ref_end = p->other_end;
-    r = av_interleaved_write_frame(p->oc, NULL);
-    if (r >= 0)
-        r = av_write_trailer(p->oc); /* the last fragment */
+    if (flush_fragment(p) != 0) /* the last fragment */
+        return -1;
+    r = av_write_trailer(p->oc); /* skip_trailer: nothing more */
     if (r < 0)
         return fail_av(p, "package", r);
     int64_t bytes = p->written;
@@ -1075,13 +1268,15 @@ static int package(struct media_input *in, int64_t in_size, const char *dir,
                    struct media_error *err)
 {
     struct pkg p = {
-        .dir = dir, .err = err, .in = in, .fd = -1, .last_dts = {AV_NOPTS_VALUE, AV_NOPTS_VALUE}};
+        .dir = dir, .err = err, .in = in, .fd = -1, .init_fd = -1, .last_dts = {AV_NOPTS_VALUE, AV_NOPTS_VALUE}};
     p.target = opt && opt->target_s > 0 ? opt->target_s : MEDIA_HLS_TARGET_S;
     p.audio_only = opt && opt->audio_only;
     p.max_output = opt && opt->max_output > 0 ? opt->max_output : default_cap(in, in_size);
     int rc = run(&p, res);
     if (p.fd >= 0)
         close(p.fd);
+    if (p.init_fd >= 0)
+        close(p.init_fd);
     if (p.oc) {
         if (p.oc->pb && rc != 0)
             p.oc->pb = NULL; /* not flushed again into a closed file */
@@ -1181,4 +1376,251 @@ int media_hls_remove_dir(const char *dir)
     if (rmdir(dir) != 0)
         rc = -1;
     return rc;
+}
+
+/* ---- durability and recovery ---- */
+
+/* The contents of dir/name (at most cap - 1 bytes), or -1. */
+static int read_small(const char *dir, const char *name, char *out, size_t cap)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, out, cap - 1);
+    close(fd);
+    if (n < 0)
+        return -1;
+    out[n] = 0;
+    return 0;
+}
+
+bool media_hls_synced(const char *dir)
+{
+    char path[4096];
+    return (size_t)snprintf(path, sizeof path, "%s/%s", dir, MEDIA_HLS_SYNCED) < sizeof path &&
+           access(path, F_OK) == 0;
+}
+
+int media_hls_sync(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+            !strcmp(e->d_name, MEDIA_HLS_SYNCED))
+            continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fdatasync(fd) != 0)
+            rc = -1;
+        if (fd >= 0)
+            close(fd);
+    }
+    /* The files and their names, then the marker that says so, then its name. */
+    if (rc == 0 && fsync(dirfd(d)) != 0)
+        rc = -1;
+    if (rc == 0) {
+        int fd = openat(dirfd(d), MEDIA_HLS_SYNCED, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0 || fsync(fd) != 0)
+            rc = -1;
+        if (fd >= 0 && close(fd) != 0)
+            rc = -1;
+        if (rc == 0 && fsync(dirfd(d)) != 0)
+            rc = -1;
+    }
+    closedir(d);
+    return rc;
+}
+
+static void *sync_thread(void *arg)
+{
+    char *dir = arg;
+    if (media_hls_sync(dir) != 0)
+        fprintf(stderr, "level=warn msg=\"could not sync the presentation %s: %s; it is checked "
+                        "again at the next start\"\n",
+                dir, strerror(errno));
+    free(dir);
+    return NULL;
+}
+
+int media_hls_sync_later(const char *dir)
+{
+    char *copy = strdup(dir);
+    pthread_t t;
+    pthread_attr_t at;
+    if (!copy || pthread_attr_init(&at) != 0) {
+        free(copy);
+        return -1;
+    }
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    int r = pthread_create(&t, &at, sync_thread, copy);
+    pthread_attr_destroy(&at);
+    if (r != 0) {
+        free(copy);
+        return -1;
+    }
+    return 0;
+}
+
+/* The stored source of the presentation hls/SHA: files/SH/SHA.EXT (lending/catalogue.c). */
+static int find_source(const char *data_dir, const char *sha, char *out, size_t cap)
+{
+    char dir[4096];
+    if ((size_t)snprintf(dir, sizeof dir, "%s/files/%.2s", data_dir, sha) >= sizeof dir)
+        return -1;
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    size_t n = strlen(sha);
+    int rc = -1;
+    struct dirent *e;
+    while (rc != 0 && (e = readdir(d)))
+        if (!strncmp(e->d_name, sha, n) && e->d_name[n] == '.' && !strchr(e->d_name + n + 1, '.') &&
+            (size_t)snprintf(out, cap, "%s/%s", dir, e->d_name) < cap)
+            rc = 0;
+    closedir(d);
+    return rc;
+}
+
+/*
+ * Packages the source of hls/SHA again into data_dir/tmp, then exchanges the two
+ * directories atomically (a request meanwhile gets the old file or the new one, each
+ * whole) and removes the old one.
+ */
+static int rebuild(const char *data_dir, const char *sha, const char *hls_dir, bool audio_only)
+{
+    char src[4096], tmp[4096];
+    if (find_source(data_dir, sha, src, sizeof src) != 0)
+        return -1;
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s/tmp/hls-XXXXXX", data_dir) >= sizeof tmp ||
+        !mkdtemp(tmp))
+        return -1;
+    int lock = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (lock >= 0)
+        flock(lock, LOCK_EX); /* not swept away meanwhile */
+    struct media_hls_options o = {.audio_only = audio_only};
+    struct media_error err;
+    int rc = media_hls_package(src, tmp, &o, NULL, &err);
+    if (rc != 0)
+        fprintf(stderr, "level=warn msg=\"could not package %s again: %s\"\n", src, err.message);
+    if (rc == 0)
+        rc = media_hls_sync(tmp);
+    if (rc == 0)
+        rc = renameat2(AT_FDCWD, tmp, AT_FDCWD, hls_dir, RENAME_EXCHANGE);
+    media_hls_remove_dir(tmp); /* the old presentation, or the failed new one */
+    if (lock >= 0)
+        close(lock);
+    return rc;
+}
+
+/* data_dir/tmp/hls-*: what an import or a rebuild packages into; nobody's (no lock held,
+ * for a minute at least) means a process that died there. */
+static void sweep_tmp(const char *data_dir, struct media_hls_recovery *st)
+{
+    char dir[4096];
+    if ((size_t)snprintf(dir, sizeof dir, "%s/tmp", data_dir) >= sizeof dir)
+        return;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "hls-", 4) != 0)
+            continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        struct stat ds;
+        /* A minute old at least: not one an import has just made and not yet locked. */
+        if (fstat(fd, &ds) == 0 && ds.st_mtime < time(NULL) - 60 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            char path[4096 + 256];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            if (media_hls_remove_dir(path) == 0)
+                st->swept++;
+        }
+        close(fd);
+    }
+    closedir(d);
+}
+
+int media_hls_recover(const char *data_dir, struct media_hls_recovery *st)
+{
+    struct media_hls_recovery scratch;
+    if (!st)
+        st = &scratch;
+    memset(st, 0, sizeof *st);
+    sweep_tmp(data_dir, st);
+    char dir[4096];
+    if ((size_t)snprintf(dir, sizeof dir, "%s/hls", data_dir) >= sizeof dir)
+        return -1;
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    char boot[64];
+    boot_id(boot);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || strlen(e->d_name) != 64)
+            continue;
+        char path[4096 + 256];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (media_hls_synced(path))
+            continue;
+        char info[256] = "", want[80];
+        snprintf(want, sizeof want, "boot=%s\n", boot);
+        bool readable = read_small(path, MEDIA_HLS_PACKAGED, info, sizeof info) == 0;
+        bool audio_only = readable && strstr(info, "\naudio_only=1\n");
+        if (readable && boot[0] && !strncmp(info, want, strlen(want))) {
+            /* Written since this machine started: what is in the page cache is what was
+             * written, so syncing it makes it durable as it is. */
+            if (media_hls_sync(path) == 0)
+                st->synced++;
+            else
+                st->failed++;
+        } else if (rebuild(data_dir, e->d_name, path, audio_only) == 0) {
+            /* Written before a crash or a power cut: files may have lost their tails. */
+            st->rebuilt++;
+        } else {
+            st->failed++;
+        }
+    }
+    closedir(d);
+    return 0;
+}
+
+static void *recover_thread(void *arg)
+{
+    char *data_dir = arg;
+    struct media_hls_recovery st;
+    if (media_hls_recover(data_dir, &st) == 0 && (st.synced || st.rebuilt || st.swept || st.failed))
+        fprintf(stderr,
+                "level=info msg=\"presentations: %d synced, %d packaged again, %d failed; %d "
+                "leftover packaging directories removed\"\n",
+                st.synced, st.rebuilt, st.failed, st.swept);
+    free(data_dir);
+    return NULL;
+}
+
+int media_hls_recover_later(const char *data_dir)
+{
+    char *copy = strdup(data_dir);
+    pthread_t t;
+    pthread_attr_t at;
+    if (!copy || pthread_attr_init(&at) != 0) {
+        free(copy);
+        return -1;
+    }
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    int r = pthread_create(&t, &at, recover_thread, copy);
+    pthread_attr_destroy(&at);
+    if (r != 0) {
+        free(copy);
+        return -1;
+    }
+    return 0;
 }

@@ -255,6 +255,22 @@ void h_title_cover(struct srv_req *r)
     }
 }
 
+/* The upload's connection goes back to the pool while a film is packaged, so that the
+ * other requests of this server do not wait for it. */
+static void upload_release_db(void *ctx, struct db *db)
+{
+    struct srv_req *r = ctx;
+    if (db && db == r->db) {
+        db_pool_put(r->srv->pool, db);
+        r->db = NULL;
+    }
+}
+
+static struct db *upload_reacquire_db(void *ctx)
+{
+    return srv_db(ctx); /* NULL: srv_db() has answered 503 */
+}
+
 void h_admin_title_upload(struct srv_req *r)
 {
     /* upload_begin() already checked the caller and streamed the file to disk. */
@@ -277,13 +293,17 @@ void h_admin_title_upload(struct srv_req *r)
         .language = srv_upload_field(r, "language"),
         .publisher = srv_upload_field(r, "publisher"),
         .description = srv_upload_field(r, "description"),
+        .release_db = upload_release_db,
+        .reacquire_db = upload_reacquire_db,
+        .db_ctx = r,
     };
     char id[37];
     bool existed = false;
     struct lend_err err = {0};
     enum lend_status st = lend_import(r->db, r->srv->cfg.data_dir, r->upload_path, &o, id, &existed, &err);
     if (st != LEND_OK) {
-        srv_reply_lend(r, st, &err);
+        if (r->db) /* else the connection could not be had back, and srv_db() answered 503 */
+            srv_reply_lend(r, st, &err);
         return;
     }
     json_t *t = NULL;

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include "pretnum/alerts.h"
+#include "pretnum/hls.h"
 #include "pretnum/keys.h"
 #include "pretnum/loans.h"
 
@@ -1167,6 +1168,10 @@ int srv_start(const struct srv_config *cfg, struct srv **out, char *err, size_t 
     s->keys = lend_keys_load(c->data_dir, err, errlen);
     if (!s->keys)
         goto fail;
+    /* Presentations not yet synced (imported just before a stop, or before a crash) and
+     * leftovers of imports that died: seen to in the background (include/pretnum/hls.h). */
+    if (media_hls_recover_later(c->data_dir) != 0)
+        fprintf(stderr, "level=warn msg=\"could not start checking the presentations\"\n");
     pthread_rwlock_init(&s->keys_lock, NULL);
     s->pool = db_pool_new(c->conninfo, c->db_pool_size);
     s->access = srv_access_new();

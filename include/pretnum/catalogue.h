@@ -16,6 +16,13 @@ struct db;
 struct lend_import_opts {
     const char *kind; /* "ebook", "audio", "video"; NULL = from the file */
     const char *title, *author, *language, *publisher, *description;
+    /* The caller's connection is not held while a film is packaged (minutes for a long
+     * one) when both are set: release_db(db_ctx, db) gives it back before, and
+     * reacquire_db(db_ctx) gives the one used after (NULL: the import fails with
+     * database_unavailable, the caller having answered). */
+    void (*release_db)(void *db_ctx, struct db *db);
+    struct db *(*reacquire_db)(void *db_ctx);
+    void *db_ctx;
 };
 
 /**

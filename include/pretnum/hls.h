@@ -102,6 +102,43 @@ int media_hls_package_buffer(const void *data, size_t len, const char *dir,
                              const struct media_hls_options *opt, struct media_hls_result *out,
                              struct media_error *err);
 
+/*
+ * Durability. A presentation is derived data: it can be made again from the stored source
+ * (data_dir/files/SH/SHA.EXT), so it is not synced before its title is committed (the
+ * source is). The packager writes .packaged (the machine's boot id, the options) and no
+ * sync; after the commit media_hls_sync_later() syncs every file and the directory in the
+ * background, then writes .synced. media_hls_recover(), at the server's start, finds the
+ * presentations under data_dir/hls without .synced: one written during this boot is synced
+ * as it is (the page cache holds what was written), one from an earlier boot (a crash, a
+ * power cut since) is packaged again from its source and exchanged for the old one
+ * atomically. It also removes data_dir/tmp/hls-* directories no process holds (flock):
+ * those of an import or a rebuild that died.
+ */
+#define MEDIA_HLS_SYNCED ".synced"
+#define MEDIA_HLS_PACKAGED ".packaged"
+
+/** True when dir has been synced whole (its .synced marker is there). */
+bool media_hls_synced(const char *dir);
+
+/** Syncs the files of dir and dir itself, then writes .synced. 0, or -1 with errno. */
+int media_hls_sync(const char *dir);
+
+/** The same in a detached thread (a failure is logged; the next start tries again). */
+int media_hls_sync_later(const char *dir);
+
+struct media_hls_recovery {
+    int synced;  /* written during this boot: synced as they were */
+    int rebuilt; /* from an earlier boot: packaged again */
+    int failed;  /* neither worked (no source, a write error): left as they are */
+    int swept;   /* leftover data_dir/tmp/hls-* removed */
+};
+
+/** As described above, for the presentations under data_dir/hls. 0, or -1. */
+int media_hls_recover(const char *data_dir, struct media_hls_recovery *st);
+
+/** The same in a detached thread, its outcome logged (the server's start). */
+int media_hls_recover_later(const char *data_dir);
+
 /** Removes dir and the files of one level in it (a presentation). 0, or -1 with errno. */
 int media_hls_remove_dir(const char *dir);
 

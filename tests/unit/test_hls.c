@@ -8,7 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "pretnum/hls.h"
 #include "pretnum/media.h"
@@ -481,6 +485,223 @@ static void test_stream_choice(void **state)
         fail_msg("duration %f s: not the default stream", res.duration_s);
 }
 
+/* The start time of a file's first stream of type v or a, as ffprobe reads it. */
+static double start_of(const char *file, char type)
+{
+    char args[128];
+    snprintf(args, sizeof args, "-select_streams %c:0 -show_entries stream=start_time", type);
+    return probe_number(args, file);
+}
+
+/* init.mp4 and the segments joined into one file (what a player plays) at work/name. */
+static void join_presentation(const char *dir, const char *name, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", work, name);
+    char cmd[16384];
+    snprintf(cmd, sizeof cmd, "cat '%s/init.mp4' '%s'/seg-*.m4s > '%s'", dir, dir, out);
+    assert_int_equal(t_cmd(cmd, NULL), 0);
+}
+
+static void test_av_offset_kept(void **state)
+{
+    (void)state;
+    /* Audio that begins 0.48 s after the video (a film cut from a longer one, a delayed
+     * track), in Matroska: its AAC copied, and as Vorbis re-encoded. The presentation
+     * keeps the offset between the two (an empty moov would start both at zero). */
+    static const struct {
+        const char *name, *codec;
+        double tolerance; /* one frame of video; re-encoded: one AAC frame, the priming */
+    } cases[] = {
+        {"offset-aac.mkv", "aac", 0.04},
+        {"offset-vorbis.mkv", "libvorbis", 1024.0 / 44100 + 0.005},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char args[1024];
+        snprintf(args, sizeof args,
+                 "-f lavfi -i testsrc2=duration=10:size=320x240:rate=25 -itsoffset 0.48 -f lavfi "
+                 "-i sine=duration=10:sample_rate=44100 -map 0 -map 1 -c:v libx264 -preset "
+                 "veryfast -g 25 -bf 2 -c:a %s %s",
+                 cases[i].codec, cases[i].name);
+        make_media(args);
+        char file[4096];
+        snprintf(file, sizeof file, "%s/%s", work, cases[i].name);
+        double want = start_of(file, 'a') - start_of(file, 'v');
+        assert_true(want > 0.4 && want < 0.5);
+        struct media_hls_result res;
+        package_ok(cases[i].name, NULL, &res);
+        char dir[4096], joined[4096];
+        snprintf(dir, sizeof dir, "%s/pkg-%s", work, cases[i].name);
+        join_presentation(dir, "offset-joined.mp4", joined, sizeof joined);
+        double got = start_of(joined, 'a') - start_of(joined, 'v');
+        if (!(fabs(got - want) <= cases[i].tolerance))
+            fail_msg("%s: audio starts %f s after the video, in the source %f s", cases[i].name,
+                     got, want);
+    }
+}
+
+static void test_edit_list_cut(void **state)
+{
+    (void)state;
+    /* A film cut without re-encoding: `ffmpeg -ss 3 -c copy` keeps the video from the
+     * keyframe before 3 s and the audio from a second before, and hides what precedes 3 s
+     * with an edit list (packets libavformat flags AV_PKT_FLAG_DISCARD). The playlist lasts
+     * what the cut file shows, 17 s, not the 20 s of what it holds. */
+    make_media("-f lavfi -i testsrc2=duration=20:size=320x240:rate=25 -f lavfi -i "
+               "sine=duration=20 -c:v libx264 -preset veryfast -g 100 -bf 2 -c:a aac uncut.mp4");
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cd '%s' && ffmpeg -nostdin -v error -y -ss 3 -i uncut.mp4 -c copy cut.mp4",
+             work);
+    assert_int_equal(t_cmd(cmd, NULL), 0);
+    char file[4096];
+    snprintf(file, sizeof file, "%s/cut.mp4", work);
+    double dur = probe_number("-show_entries format=duration", file);
+    assert_true(fabs(dur - 17) < 0.05);
+    struct media_hls_result res;
+    package_ok("cut.mp4", NULL, &res);
+    if (fabs(res.duration_s - dur) > 1.0 / 25)
+        fail_msg("EXTINF sum %f s for a file of %f s", res.duration_s, dur);
+    /* The presentation plays, from its playlist, as long as the cut file. */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/pkg-cut.mp4", work);
+    snprintf(cmd, sizeof cmd, "ffmpeg -nostdin -v error -i '%s/index.m3u8' -c copy -f null - 2>&1", dir);
+    char *out = NULL;
+    assert_int_equal(t_cmd(cmd, &out), 0);
+    free(out);
+}
+
+static void test_audio_gap_kept(void **state)
+{
+    (void)state;
+    /* Re-encoded audio whose timestamps jump 2 s ahead after 3 s (a recording joined from
+     * parts): the encoder counts samples, so without silence in the gap everything after it
+     * would come 2 s early (against the video, or the playlist's durations). */
+    make_media("-f lavfi -i sine=duration=6:sample_rate=44100 -af "
+               "\"asetpts='if(gte(T,3),PTS+2/TB,PTS)'\" -c:a pcm_s16le gap.mka");
+    char file[4096];
+    snprintf(file, sizeof file, "%s/gap.mka", work);
+    double dur = probe_number("-show_entries format=duration", file);
+    assert_true(fabs(dur - 8) < 0.05);
+    struct media_hls_result res;
+    package_ok("gap.mka", NULL, &res);
+    assert_true(res.audio_reencoded);
+    if (fabs(res.duration_s - dur) > 1024.0 / 44100)
+        fail_msg("%f s of audio for a file of %f s", res.duration_s, dur);
+    /* And the tone after the gap is where the source has it: silence at 4 s, sound at 6 s. */
+    char dir[4096], joined[4096], cmd[16384], *out = NULL;
+    snprintf(dir, sizeof dir, "%s/pkg-gap.mka", work);
+    join_presentation(dir, "gap-joined.mp4", joined, sizeof joined);
+    snprintf(cmd, sizeof cmd,
+             "for t in 4 6; do ffmpeg -nostdin -v info -ss $t -t 0.5 -i '%s' -af volumedetect -f null - "
+             "2>&1 | sed -n 's/.*max_volume: \\([-0-9.]*\\) dB/\\1/p'; done",
+             joined);
+    assert_int_equal(t_cmd(cmd, &out), 0);
+    double quiet = NAN, loud = NAN;
+    if (!out || sscanf(out, "%lf %lf", &quiet, &loud) != 2 || !(quiet < -60) || !(loud > -30))
+        fail_msg("max volume at 4 s and 6 s: %s", out ? out : "(none)");
+    free(out);
+}
+
+/* Writes text into dir/name. */
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_recovery(void **state)
+{
+    (void)state;
+    /* A data directory as the catalogue keeps it: the source at files/SH/SHA.mp4, its
+     * presentation at hls/SHA. */
+    const char *sha = "ab34567890123456789012345678901234567890123456789012345678901234";
+    char data[2048], cmd[16384], hls[4200], seg[4300];
+    snprintf(data, sizeof data, "%s/recovery", work);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/files/ab' '%s/hls' '%s/tmp' && cp '%s/film.mp4' '%s/files/ab/%s.mp4'",
+             data, data, data, work, data, sha);
+    assert_int_equal(t_cmd(cmd, NULL), 0);
+    snprintf(hls, sizeof hls, "%s/hls/%s", data, sha);
+    assert_int_equal(mkdir(hls, 0700), 0);
+    char src[4200];
+    snprintf(src, sizeof src, "%s/files/ab/%s.mp4", data, sha);
+    struct media_hls_result res;
+    struct media_error err;
+    assert_int_equal(media_hls_package(src, hls, NULL, &res, &err), 0);
+    /* Packaged, not synced: no marker until media_hls_sync(). */
+    assert_false(media_hls_synced(hls));
+    snprintf(seg, sizeof seg, "%s/seg-00001.m4s", hls);
+    struct stat st;
+    assert_int_equal(stat(seg, &st), 0);
+    off_t seg_size = st.st_size;
+
+    /* Written during this boot: synced as it is. */
+    struct media_hls_recovery rec;
+    assert_int_equal(media_hls_recover(data, &rec), 0);
+    assert_int_equal(rec.synced, 1);
+    assert_int_equal(rec.rebuilt, 0);
+    assert_true(media_hls_synced(hls));
+    /* Synced ones are left alone. */
+    assert_int_equal(media_hls_recover(data, &rec), 0);
+    assert_int_equal(rec.synced + rec.rebuilt + rec.failed, 0);
+
+    /* Written before a crash (another boot), a segment's tail lost: packaged again, the
+     * segment whole again. */
+    char marker[4300];
+    snprintf(marker, sizeof marker, "%s/.synced", hls);
+    assert_int_equal(unlink(marker), 0);
+    put_file(hls, ".packaged", "boot=00000000-0000-0000-0000-000000000000\naudio_only=0\n");
+    assert_int_equal(truncate(seg, seg_size / 2), 0);
+    assert_int_equal(media_hls_recover(data, &rec), 0);
+    assert_int_equal(rec.rebuilt, 1);
+    assert_int_equal(rec.synced + rec.failed, 0);
+    assert_true(media_hls_synced(hls));
+    assert_int_equal(stat(seg, &st), 0);
+    assert_int_equal(st.st_size, seg_size);
+    /* No .packaged at all (lost in the crash too): packaged again as well. */
+    assert_int_equal(unlink(marker), 0);
+    snprintf(marker, sizeof marker, "%s/.packaged", hls);
+    assert_int_equal(unlink(marker), 0);
+    assert_int_equal(truncate(seg, 0), 0);
+    assert_int_equal(media_hls_recover(data, &rec), 0);
+    assert_int_equal(rec.rebuilt, 1);
+    assert_int_equal(stat(seg, &st), 0);
+    assert_int_equal(st.st_size, seg_size);
+    /* The rebuild left nothing in tmp. */
+    snprintf(cmd, sizeof cmd, "%s/tmp", data);
+    assert_int_equal(t_count_files(cmd), 0);
+
+    /* Leftovers of imports that died are removed; one a live import holds is not. */
+    char dead[4300], live[4300];
+    snprintf(dead, sizeof dead, "%s/tmp/hls-dead01", data);
+    snprintf(live, sizeof live, "%s/tmp/hls-live01", data);
+    assert_int_equal(mkdir(dead, 0700), 0);
+    assert_int_equal(mkdir(live, 0700), 0);
+    put_file(dead, "seg-00000.m4s", "half a segment");
+    put_file(live, "seg-00000.m4s", "a segment being written");
+    /* Made just now: maybe an import that has not locked it yet; kept. */
+    assert_int_equal(media_hls_recover(data, &rec), 0);
+    assert_int_equal(rec.swept, 0);
+    assert_int_equal(stat(dead, &st), 0);
+    /* Two minutes old. */
+    struct timespec old[2] = {{.tv_sec = time(NULL) - 120}, {.tv_sec = time(NULL) - 120}};
+    assert_int_equal(utimensat(AT_FDCWD, dead, old, 0), 0);
+    assert_int_equal(utimensat(AT_FDCWD, live, old, 0), 0);
+    int lock = open(live, O_RDONLY | O_DIRECTORY);
+    assert_true(lock >= 0);
+    assert_int_equal(flock(lock, LOCK_EX), 0);
+    assert_int_equal(media_hls_recover(data, &rec), 0);
+    assert_int_equal(rec.swept, 1);
+    assert_int_equal(stat(dead, &st), -1);
+    assert_int_equal(stat(live, &st), 0);
+    close(lock);
+    assert_int_equal(media_hls_recover(data, &rec), 0);
+    assert_int_equal(rec.swept, 1);
+    assert_int_equal(stat(live, &st), -1);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -513,7 +734,9 @@ int main(void)
         cmocka_unit_test(test_refusals),     cmocka_unit_test(test_buffer_writes_nothing),
         cmocka_unit_test(test_names),        cmocka_unit_test(test_aac_raw_and_in_mp4),
         cmocka_unit_test(test_stream_choice), cmocka_unit_test(test_cut_on_idr_only),
-        cmocka_unit_test(test_peak_not_from_a_sliver),
+        cmocka_unit_test(test_peak_not_from_a_sliver), cmocka_unit_test(test_av_offset_kept),
+        cmocka_unit_test(test_edit_list_cut), cmocka_unit_test(test_recovery),
+        cmocka_unit_test(test_audio_gap_kept),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -5,10 +5,15 @@
  * line plays the stream as a client, each start is a usage event, and bad, foreign or
  * returned tokens are refused.
  */
+#include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "pretnum/catalogue.h"
@@ -551,6 +556,122 @@ static void test_stream_outlives_its_token(void **state)
     free(tok);
 }
 
+/* One import on its own connection, in a thread. */
+struct import_job {
+    char file[4096];
+    char id[37];
+    bool existed;
+    enum lend_status st;
+    char message[512];
+    atomic_bool done;
+};
+
+static void *import_thread(void *arg)
+{
+    struct import_job *j = arg;
+    char err[256];
+    struct db *db = db_open(fx.ci, err, sizeof err);
+    struct lend_err le = {0};
+    j->st = db ? lend_import(db, fx.data, j->file, NULL, j->id, &j->existed, &le) : LEND_INTERNAL;
+    snprintf(j->message, sizeof j->message, "%s", db ? le.message : err);
+    db_close(db);
+    atomic_store(&j->done, true);
+    return NULL;
+}
+
+/* A film of its own bytes (seconds long), and its SHA-256 in hex. */
+static void make_film(const char *name, int seconds, char *path, size_t cap, char sha[65])
+{
+    snprintf(path, cap, "%s/%s", fx.work, name);
+    char cmd[8192], *out = NULL;
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=duration=%d:size=320x240:rate=25 -f "
+             "lavfi -i sine=duration=%d -c:v libx264 -preset veryfast -g 25 -c:a aac '%s' && "
+             "sha256sum '%s'",
+             seconds, seconds, path, path);
+    assert_int_equal(t_cmd(cmd, &out), 0);
+    assert_non_null(out);
+    assert_true(strlen(out) >= 64);
+    memcpy(sha, out, 64);
+    sha[64] = 0;
+    free(out);
+}
+
+/* The presentation of sha is whole: every URI of its media playlist is a file there. */
+static void assert_presentation_whole(const char *sha)
+{
+    char path[4400];
+    snprintf(path, sizeof path, "%s/hls/%s/index.m3u8", fx.data, sha);
+    size_t len;
+    char *pl = t_slurp(path, &len);
+    assert_non_null(pl);
+    int n = 0;
+    for (char *line = strtok(pl, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == '#')
+            continue;
+        snprintf(path, sizeof path, "%s/hls/%s/%s", fx.data, sha, line);
+        if (access(path, R_OK) != 0)
+            fail_msg("%s is missing", line);
+        n++;
+    }
+    assert_true(n >= 1);
+    free(pl);
+    snprintf(path, sizeof path, "%s/hls/%s/init.mp4", fx.data, sha);
+    assert_int_equal(access(path, R_OK), 0);
+}
+
+static void test_same_bytes_one_at_a_time(void **state)
+{
+    (void)state;
+    /* An import of bytes another import is busy with waits for it to end. */
+    char sha[65], lock[4400], q[256];
+    struct import_job a = {0};
+    make_film("held.mp4", 3, a.file, sizeof a.file, sha);
+    snprintf(lock, sizeof lock, "%s/tmp/sha-%s.lock", fx.data, sha);
+    int fd = open(lock, O_RDWR | O_CREAT, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, import_thread, &a), 0);
+    usleep(1500 * 1000); /* what the import of a 3 s film takes many times over */
+    assert_false(atomic_load(&a.done));
+    snprintf(q, sizeof q, "SELECT count(*) FROM title WHERE file_sha256 = '%s'", sha);
+    char *count = t_sql_value(fx.ci, q);
+    assert_string_equal(count, "0");
+    free(count);
+    unlink(lock);
+    close(fd);
+    pthread_join(t, NULL);
+    if (a.st != LEND_OK)
+        fail_msg("%s", a.message);
+    assert_false(a.existed);
+    assert_presentation_whole(sha);
+
+    /* Two imports of the same new bytes at once: one title, one whole presentation, and
+     * nothing left in tmp. */
+    struct import_job b[2] = {0};
+    make_film("twice.mp4", 4, b[0].file, sizeof b[0].file, sha);
+    snprintf(b[1].file, sizeof b[1].file, "%s", b[0].file);
+    pthread_t tt[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&tt[i], NULL, import_thread, &b[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(tt[i], NULL);
+        if (b[i].st != LEND_OK)
+            fail_msg("import %d: %s", i, b[i].message);
+    }
+    assert_string_equal(b[0].id, b[1].id);
+    assert_true(b[0].existed != b[1].existed);
+    assert_presentation_whole(sha);
+    char tmp[4200], *out = NULL, cmd[4400];
+    snprintf(tmp, sizeof tmp, "%s/tmp", fx.data);
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep -E '^(hls-|sha-|import-)' || true", tmp);
+    assert_int_equal(t_cmd(cmd, &out), 0);
+    if (out && *out)
+        fail_msg("left in tmp: %s", out);
+    free(out);
+}
+
 int main(void)
 {
     t_init();
@@ -561,6 +682,7 @@ int main(void)
         cmocka_unit_test(test_tokens_refused),
         cmocka_unit_test(test_returned_loan_stops),
         cmocka_unit_test(test_stream_outlives_its_token),
+        cmocka_unit_test(test_same_bytes_one_at_a_time),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
