@@ -6,9 +6,9 @@
  * AVIOContext; its write_data_type callback sends what the muxer marks as the header
  * (AVIO_DATA_MARKER_HEADER: ftyp + moov) to init.mp4 and the rest to the current segment
  * file, switched between fragments. delay_moov has the moov written once the first
- * fragment is complete, as libavformat's own hls and dash muxers do, so that its edit
- * lists keep each track's first timestamp: audio that starts after the video stays
- * after it. The cut points and the EXTINF values come from the same timestamps, so the
+ * fragment is complete, as libavformat's own hls and dash muxers do, and frag_discont
+ * puts each track's first decode time in its first fragment (tfdt): audio that starts
+ * after the video stays after it, for libavformat and for a browser alike. The cut points and the EXTINF values come from the same timestamps, so the
  * playlist and the segments cannot disagree.
  *
  * Durability. Nothing here is synced while packaging: a presentation is derived data,
@@ -1147,8 +1147,14 @@ static int run(struct pkg *p, struct media_hls_result *res)
      * end_segment() says; delay_moov, the moov is written when the first fragment ends, so
      * that it holds edit lists with each track's start (an empty moov would start every
      * track at zero and lose the offset between audio and video); dash, each segment
-     * stands alone (default_base_moof, a sidx). */
-    av_dict_set(&opts, "movflags", "frag_custom+delay_moov+dash+skip_trailer", 0);
+     * stands alone (default_base_moof, a sidx); frag_discont, each track's first
+     * fragment carries its own first decode time (tfdt): a track that starts later
+     * starts later there too, where browsers' Media Source Extensions look (Chromium
+     * ignores an edit list's leading empty edit), not only in an edit list. */
+    av_dict_set(&opts, "movflags", "frag_custom+delay_moov+dash+skip_trailer+frag_discont", 0);
+    /* A first decode time is never negative (an AAC encoder's priming, B-frames): every
+     * track is shifted by the same amount, which keeps their offsets. */
+    p->oc->avoid_negative_ts = AVFMT_AVOID_NEG_TS_MAKE_NON_NEGATIVE;
     if (p->dir) {
         char path[4096];
         if ((size_t)snprintf(path, sizeof path, "%s/init.mp4", p->dir) >= sizeof path) {
