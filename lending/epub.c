@@ -2253,6 +2253,15 @@ int epub_entry_size(const struct epub *e, const char *name, uint64_t *size)
     return 1;
 }
 
+int epub_entry_stored_size(const struct epub *e, const char *name, uint64_t *size)
+{
+    const struct entry *en = find_entry(e, name);
+    if (!en)
+        return 0;
+    *size = en->csize;
+    return 1;
+}
+
 int epub_entry_span(const struct epub *e, const char *name, uint64_t *offset, uint64_t *size)
 {
     const struct entry *en = find_entry(e, name);

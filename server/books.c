@@ -169,9 +169,9 @@ int srv_book_span(const struct srv_book *b, const char *name, uint64_t *offset, 
     return epub_entry_span(b->e, name, offset, size);
 }
 
-int srv_book_size(const struct srv_book *b, const char *name, uint64_t *size)
+int srv_book_stored_size(const struct srv_book *b, const char *name, uint64_t *size)
 {
-    return epub_entry_size(b->e, name, size);
+    return epub_entry_stored_size(b->e, name, size);
 }
 
 void srv_bytes_put(struct srv_bytes *x)

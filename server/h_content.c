@@ -159,7 +159,7 @@ static void serve_positions(struct srv_req *r, struct srv_book *b, const char *t
         return;
     }
     for (size_t i = 0; i < m->n_spine; i++)
-        if (!srv_book_size(b, m->spine[i].item->href, &sizes[i]))
+        if (!srv_book_stored_size(b, m->spine[i].item->href, &sizes[i]))
             sizes[i] = 0;
     json_t *p = lend_webpub_positions(m, arena_printf(r->arena, "/content/%s/", token), sizes);
     char *s = p ? json_dumps(p, JSON_COMPACT) : NULL;

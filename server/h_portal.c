@@ -30,7 +30,9 @@
  * this origin, with its reading styles and helper scripts as blob: files. Such a frame
  * inherits this policy, so a book's inline scripts and event attributes never run in it
  * (and /content/ refuses to send a book's script files to it: see h_content.c). Inline
- * styles are allowed because books are full of them.
+ * styles are allowed because books are full of them (a style runs nothing). Frames:
+ * only of this origin and blob:, and the portal itself only inside its own pages
+ * (frame-ancestors 'self'), never another site's.
  */
 static const char csp[] = "default-src 'self'; script-src 'self' blob:; style-src 'self' blob: 'unsafe-inline'; "
                           "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self' blob:; "

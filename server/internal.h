@@ -234,8 +234,8 @@ const struct epub_meta *srv_book_meta(const struct srv_book *b);
 const char *srv_book_path(const struct srv_book *b);
 /** Where a stored entry lies in the book's file (see epub_entry_span()); 0 when compressed. */
 int srv_book_span(const struct srv_book *b, const char *name, uint64_t *offset, uint64_t *size);
-/** The uncompressed size of an entry (see epub_entry_size()); 0 when absent. */
-int srv_book_size(const struct srv_book *b, const char *name, uint64_t *size);
+/** The size an entry takes in the archive (see epub_entry_stored_size()); 0 when absent. */
+int srv_book_stored_size(const struct srv_book *b, const char *name, uint64_t *size);
 /** Bytes shared between a book and the responses sending them. */
 struct srv_bytes {
     atomic_int refs;

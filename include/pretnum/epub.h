@@ -243,6 +243,12 @@ const struct epub_meta *epub_meta(const struct epub *e);
 int epub_entry_size(const struct epub *e, const char *name, uint64_t *size);
 
 /**
+ * Like epub_entry_size(), with the size the entry takes in the archive (compressed when
+ * it is): what Readium's reading systems count positions by. Thread-safe.
+ */
+int epub_entry_stored_size(const struct epub *e, const char *name, uint64_t *size);
+
+/**
  * Where a stored (uncompressed) entry's bytes lie in the file: returns 1 and sets *offset
  * and *size, so that they can be sent straight from the file (sendfile), or returns 0 when
  * the entry is absent, compressed, or e was opened from a buffer. The layout was checked

@@ -31,8 +31,10 @@ json_t *lend_webpub_manifest(const struct epub_meta *m, const char *base, const 
  * pages through and shows as "page N of M": one position per LEND_POSITION_BYTES of each
  * reflowable resource of the reading order (at least one), one per resource in a fixed
  * layout, each with its progression in the resource and through the book. sizes[i] is
- * the uncompressed size of spine item i; hrefs are built as the manifest's are, so they
- * match its readingOrder. Returns a new reference, or NULL when out of memory.
+ * the size spine item i takes in the archive (compressed when it is), as Readium's own
+ * reading systems count, so "page 12" is the same page in the portal and in an app that
+ * opened the download; hrefs are built as the manifest's are, so they match its
+ * readingOrder. Returns a new reference, or NULL when out of memory.
  */
 json_t *lend_webpub_positions(const struct epub_meta *m, const char *base, const uint64_t *sizes);
 

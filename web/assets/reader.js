@@ -2,12 +2,12 @@
 // web/package-lock.json) on the book's Web Publication Manifest (links.read) and its
 // positions list. It paginates reflowable books in columns with Readium CSS, lays out
 // fixed-layout ones page by page (spreads where they fit), follows links inside the book
-// and finds the text of a remembered position again.
+// and opens again at a remembered position (its resource and progression).
 //
-// The navigator shows each page as a blob: document in a frame of this origin. That frame
-// inherits the portal's Content-Security-Policy, so the book's inline scripts and event
-// attributes never run, and /content/ refuses to send its script files to a frame; the
-// book can reach nothing of the portal's.
+// The navigator shows each page as a blob: document in a frame of this origin, so a page
+// is cleaned before it gets there (bookpage.js); the frame also inherits the portal's
+// Content-Security-Policy, and /content/ sends a book's resources only as what such a
+// frame loads (h_content.c). Nothing in a book can act with the patron's session.
 //
 // The token lives only in the base URL: the manifest's hrefs are made relative to it, so
 // when keepFresh() brings a new token the base changes and the next pages built load with
