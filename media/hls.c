@@ -1454,9 +1454,11 @@ static void *sync_thread(void *arg)
     return NULL;
 }
 
-int media_hls_sync_later(const char *dir)
+/* Runs fn on a copy of path (which fn frees) in a detached thread: 0, or -1 with nothing
+ * started. */
+static int detached(void *(*fn)(void *), const char *path)
 {
-    char *copy = strdup(dir);
+    char *copy = strdup(path);
     pthread_t t;
     pthread_attr_t at;
     if (!copy || pthread_attr_init(&at) != 0) {
@@ -1464,13 +1466,18 @@ int media_hls_sync_later(const char *dir)
         return -1;
     }
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    int r = pthread_create(&t, &at, sync_thread, copy);
+    int r = pthread_create(&t, &at, fn, copy);
     pthread_attr_destroy(&at);
     if (r != 0) {
         free(copy);
         return -1;
     }
     return 0;
+}
+
+int media_hls_sync_later(const char *dir)
+{
+    return detached(sync_thread, dir);
 }
 
 /* The stored source of the presentation hls/SHA: files/SH/SHA.EXT (lending/catalogue.c). */
@@ -1614,19 +1621,5 @@ static void *recover_thread(void *arg)
 
 int media_hls_recover_later(const char *data_dir)
 {
-    char *copy = strdup(data_dir);
-    pthread_t t;
-    pthread_attr_t at;
-    if (!copy || pthread_attr_init(&at) != 0) {
-        free(copy);
-        return -1;
-    }
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    int r = pthread_create(&t, &at, recover_thread, copy);
-    pthread_attr_destroy(&at);
-    if (r != 0) {
-        free(copy);
-        return -1;
-    }
-    return 0;
+    return detached(recover_thread, data_dir);
 }
