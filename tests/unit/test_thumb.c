@@ -4,6 +4,7 @@
  * when smaller, proportions kept, far fewer bytes, and clear refusals of what is not a
  * picture, a broken picture and widths out of bounds.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,41 @@ static void test_every_format(void **state)
         free(full);
         free(src);
     }
+}
+
+/* A cover with transparency keeps it (WebP's VP8X header says so, an ALPH chunk holds
+ * it); a 16-bit PNG and a JPEG with full-resolution colour (4:4:4) are read too. */
+static void test_alpha_and_depths(void **state)
+{
+    (void)state;
+    char *dir = t_tmpdir("thumb-alpha"), cmd[1024], file[600];
+    static const struct {
+        const char *name, *args;
+        int alpha;
+    } cases[] = {
+        {"alpha.png", "-f lavfi -i color=c=red@0.5:size=64x96,format=rgba", 1},
+        {"deep.png", "-f lavfi -i testsrc=size=64x96,format=rgb48be", 0},
+        {"full-colour.jpg", "-f lavfi -i testsrc=size=64x96 -pix_fmt yuvj444p", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        snprintf(file, sizeof file, "%s/%s", dir, cases[i].name);
+        snprintf(cmd, sizeof cmd, "ffmpeg -nostdin -v error -y %s -frames:v 1 %s", cases[i].args, file);
+        assert_int_equal(system(cmd), 0);
+        size_t len, out_len;
+        unsigned char *src = (unsigned char *)t_slurp(file, &len), *out;
+        int w, h;
+        struct media_error err;
+        assert_int_equal(media_thumbnail(src, len, 32, &out, &out_len, &w, &h, &err), 0);
+        assert_webp(out, out_len);
+        assert_int_equal(w, 32);
+        assert_int_equal(h, 48);
+        bool has_alpha = out_len > 21 && !memcmp(out + 12, "VP8X", 4) && (out[20] & 0x10);
+        assert_int_equal(has_alpha, cases[i].alpha);
+        free(out);
+        free(src);
+    }
+    t_rmtree(dir);
+    free(dir);
 }
 
 static void test_refusals(void **state)
@@ -158,6 +194,7 @@ int main(void)
     t_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_format),
+        cmocka_unit_test(test_alpha_and_depths),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
