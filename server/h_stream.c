@@ -34,8 +34,12 @@
  */
 #include "internal.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -54,9 +58,94 @@ static void allow_origin(struct srv_req *r)
     srv_add_header(r, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
 }
 
-static void serve_playlist(struct srv_req *r, int fd, const struct stat *st)
+/*
+ * Playlists are small and asked for again and again (a player reloads them, every seek
+ * starts from them): the newest are kept in memory, each with the file's identity (inode,
+ * size, modification time) checked by one stat() per request, so a presentation packaged
+ * again is read again. A request then costs no open, read or close, and its answer is
+ * sent from the kept bytes without a copy.
+ */
+#define PLAYLIST_SLOTS 128
+#define PLAYLIST_MAX (256u << 10)
+
+static struct playlist_slot {
+    char path[200];
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    struct srv_bytes *bytes;
+} playlists[PLAYLIST_SLOTS];
+static pthread_mutex_t playlists_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool same_file(const struct playlist_slot *s, const char *path, const struct stat *st)
 {
-    srv_reply_fd(r, 200, "application/vnd.apple.mpegurl", fd, 0, (uint64_t)st->st_size);
+    return s->bytes && !strcmp(s->path, path) && s->dev == st->st_dev && s->ino == st->st_ino &&
+           s->size == st->st_size && s->mtime.tv_sec == st->st_mtim.tv_sec && s->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+static void put_bytes(void *p)
+{
+    srv_bytes_put(p);
+}
+
+/* The playlist at path (stat'ed as st), kept or read now: a reference, or NULL. */
+static struct srv_bytes *playlist_bytes(const char *path, const struct stat *st)
+{
+    unsigned h = 2166136261u;
+    for (const char *p = path; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    struct playlist_slot *s = &playlists[h % PLAYLIST_SLOTS];
+    pthread_mutex_lock(&playlists_lock);
+    if (same_file(s, path, st)) {
+        atomic_fetch_add(&s->bytes->refs, 1);
+        struct srv_bytes *b = s->bytes;
+        pthread_mutex_unlock(&playlists_lock);
+        return b;
+    }
+    pthread_mutex_unlock(&playlists_lock);
+    if (st->st_size <= 0 || (uint64_t)st->st_size > PLAYLIST_MAX || strlen(path) >= sizeof s->path)
+        return NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct srv_bytes *b = fd >= 0 ? malloc(sizeof *b + (size_t)st->st_size) : NULL;
+    size_t got = 0;
+    while (b && got < (size_t)st->st_size) {
+        ssize_t k = read(fd, b->data + got, (size_t)st->st_size - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (!b || got != (size_t)st->st_size) {
+        free(b);
+        return NULL;
+    }
+    b->len = got;
+    atomic_init(&b->refs, 2); /* the slot's and the caller's */
+    pthread_mutex_lock(&playlists_lock);
+    struct srv_bytes *old = s->bytes;
+    memcpy(s->path, path, strlen(path) + 1); /* shorter than s->path: checked above */
+    s->dev = st->st_dev;
+    s->ino = st->st_ino;
+    s->size = st->st_size;
+    s->mtime = st->st_mtim;
+    s->bytes = b;
+    pthread_mutex_unlock(&playlists_lock);
+    srv_bytes_put(old);
+    return b;
+}
+
+static void serve_playlist(struct srv_req *r, const char *path, const struct stat *st)
+{
+    struct srv_bytes *b = playlist_bytes(path, st);
+    if (!b) {
+        srv_reply_error(r, 503, "busy", "Try again shortly.");
+        return;
+    }
+    srv_reply_shared(r, 200, "application/vnd.apple.mpegurl", b->data, b->len, put_bytes, b);
     /* The URL holds a patron's token: never stored by anyone. */
     srv_add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "private, no-store");
 }
@@ -147,8 +236,16 @@ static void stream(struct srv_req *r)
         return;
     char path[4400];
     int n = snprintf(path, sizeof path, "%s/hls/%s/%s", r->srv->cfg.data_dir, a.sha256, name);
-    int fd = n > 0 && (size_t)n < sizeof path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
     struct stat st;
+    size_t len = strlen(name);
+    if (len > 5 && !strcmp(name + len - 5, ".m3u8")) {
+        if (n > 0 && (size_t)n < sizeof path && stat(path, &st) == 0 && S_ISREG(st.st_mode))
+            serve_playlist(r, path, &st);
+        else
+            srv_reply_error(r, 404, "not_found", "This stream has no such file.");
+        return;
+    }
+    int fd = n > 0 && (size_t)n < sizeof path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         if (fd >= 0)
             close(fd);
@@ -157,11 +254,7 @@ static void stream(struct srv_req *r)
         srv_reply_error(r, 404, "not_found", "This stream has no such file.");
         return;
     }
-    size_t len = strlen(name);
-    if (len > 5 && !strcmp(name + len - 5, ".m3u8"))
-        serve_playlist(r, fd, &st);
-    else
-        serve_segment(r, fd, &st, &a, name);
+    serve_segment(r, fd, &st, &a, name);
 }
 
 void h_stream(struct srv_req *r)

@@ -259,6 +259,58 @@ static void test_borrow_and_play(void **state)
     free(music);
 }
 
+/* Playlists are kept in memory by the server; a presentation packaged again (here: its
+ * media playlist rewritten on disk) is read again at the next request. */
+static void test_playlist_kept_then_reread(void **state)
+{
+    (void)state;
+    struct t_resp r;
+    assert_int_equal(call(&r, fx.tok, "GET", "/api/v1/loans", NULL), 200);
+    char *link = NULL;
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(r.json, "items"), i,
+                       l) if (!strcmp(json_string_value(json_object_get(l, "title_id")), fx.film))
+        link = strdup(json_string_value(json_object_get(json_object_get(l, "links"), "stream")));
+    t_resp_free(&r);
+    assert_non_null(link);
+    char *index = resolve(link, "index.m3u8");
+    struct t_resp a, b;
+    assert_int_equal(t_http(&a, fx.port, "GET", index, NULL, NULL), 200);
+    assert_int_equal(t_http(&b, fx.port, "GET", index, NULL, NULL), 200);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.body, b.body, a.len);
+    assert_string_equal(t_resp_header(&b, "Content-Type"), "application/vnd.apple.mpegurl");
+    assert_string_equal(t_resp_header(&b, "Cache-Control"), "private, no-store");
+    t_resp_free(&b);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT file_sha256 FROM title WHERE id = '%s'", fx.film);
+    char *sha = t_sql_value(fx.ci, sql);
+    char path[4096], tmp[4200];
+    snprintf(path, sizeof path, "%s/hls/%s/index.m3u8", fx.data, sha);
+    snprintf(tmp, sizeof tmp, "%s.new", path);
+    FILE *f = fopen(tmp, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(a.body, 1, a.len, f), a.len);
+    fputs("# packaged again\n", f);
+    fclose(f);
+    assert_int_equal(rename(tmp, path), 0);
+    assert_int_equal(t_http(&b, fx.port, "GET", index, NULL, NULL), 200);
+    assert_int_equal(b.len, a.len + strlen("# packaged again\n"));
+    assert_memory_equal(b.body, a.body, a.len);
+    t_resp_free(&b);
+    /* Put back as it was. */
+    f = fopen(tmp, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(a.body, 1, a.len, f), a.len);
+    fclose(f);
+    assert_int_equal(rename(tmp, path), 0);
+    t_resp_free(&a);
+    free(sha);
+    free(index);
+    free(link);
+}
+
 static void test_ranges_and_validators(void **state)
 {
     (void)state;
@@ -678,6 +730,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_borrow_and_play),
         cmocka_unit_test(test_ranges_and_validators),
+        cmocka_unit_test(test_playlist_kept_then_reread),
         cmocka_unit_test(test_ffmpeg_plays_over_http),
         cmocka_unit_test(test_tokens_refused),
         cmocka_unit_test(test_returned_loan_stops),
