@@ -259,11 +259,9 @@ static void test_borrow_and_play(void **state)
     free(music);
 }
 
-/* Playlists are kept in memory by the server; a presentation packaged again (here: its
- * media playlist rewritten on disk) is read again at the next request. */
-static void test_playlist_kept_then_reread(void **state)
+/* The stream link of the film's loan (malloc'd). */
+static char *film_link(void)
 {
-    (void)state;
     struct t_resp r;
     assert_int_equal(call(&r, fx.tok, "GET", "/api/v1/loans", NULL), 200);
     char *link = NULL;
@@ -274,6 +272,15 @@ static void test_playlist_kept_then_reread(void **state)
         link = strdup(json_string_value(json_object_get(json_object_get(l, "links"), "stream")));
     t_resp_free(&r);
     assert_non_null(link);
+    return link;
+}
+
+/* Playlists are kept in memory by the server; a presentation packaged again (here: its
+ * media playlist rewritten on disk) is read again at the next request. */
+static void test_playlist_kept_then_reread(void **state)
+{
+    (void)state;
+    char *link = film_link();
     char *index = resolve(link, "index.m3u8");
     struct t_resp a, b;
     assert_int_equal(t_http(&a, fx.port, "GET", index, NULL, NULL), 200);
@@ -314,16 +321,7 @@ static void test_playlist_kept_then_reread(void **state)
 static void test_ranges_and_validators(void **state)
 {
     (void)state;
-    struct t_resp r;
-    assert_int_equal(call(&r, fx.tok, "GET", "/api/v1/loans", NULL), 200);
-    char *link = NULL;
-    size_t i;
-    json_t *l;
-    json_array_foreach(json_object_get(r.json, "items"), i,
-                       l) if (!strcmp(json_string_value(json_object_get(l, "title_id")), fx.film))
-        link = strdup(json_string_value(json_object_get(json_object_get(l, "links"), "stream")));
-    t_resp_free(&r);
-    assert_non_null(link);
+    char *link = film_link();
     char *seg = resolve(link, "seg-00001.m4s");
     struct t_resp whole, part;
     assert_int_equal(t_http(&whole, fx.port, "GET", seg, NULL, NULL), 200);
