@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pretnum/catalogue.h"
@@ -131,10 +132,11 @@ static const char *make_thumbnail(struct srv_req *r, const char *cover_rel, cons
  * The thumbnail of a stored cover at width w, made on the first request and kept beside
  * the covers (covers/thumbs/<cover's name>-<w>.webp; a "-<w>.orig" marker when the
  * picture cannot be made smaller, is not a picture libavcodec reads, or fails). Sets
- * rel_out to what to send and returns its type.
+ * rel_out to what to send and returns its type; *for_now when that is the cover only
+ * because another thumbnail was being made.
  */
 static const char *thumbnail(struct srv_req *r, const char *cover_rel, const char *cover_type, int w, char *rel_out,
-                             size_t cap)
+                             size_t cap, bool *for_now)
 {
     const char *dir = r->srv->cfg.data_dir;
     const char *base = strrchr(cover_rel, '/');
@@ -156,11 +158,25 @@ static const char *thumbnail(struct srv_req *r, const char *cover_rel, const cha
     if (access(path, F_OK) == 0)
         return cover_type;
     /* One picture decoded at a time in this server, so covers can take at most one core
-     * from the handlers; meanwhile the others get the cover as it is. */
+     * from the handlers (a thumbnail takes tens of milliseconds). A request that has
+     * waited a second gets the cover as it is, marked as not to be kept, so that the
+     * browser asks again later rather than keep the large picture a day. */
     static pthread_mutex_t making = PTHREAD_MUTEX_INITIALIZER;
-    if (pthread_mutex_trylock(&making) != 0)
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    if (pthread_mutex_timedlock(&making, &until) != 0) {
+        *for_now = true;
         return cover_type;
-    const char *type = make_thumbnail(r, cover_rel, cover_type, w, thumb, marker, rel_out, cap);
+    }
+    const char *type;
+    snprintf(path, sizeof path, "%s/%s", dir, thumb);
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) { /* made while waiting */
+        snprintf(rel_out, cap, "%s", thumb);
+        type = "image/webp";
+    } else {
+        type = make_thumbnail(r, cover_rel, cover_type, w, thumb, marker, rel_out, cap);
+    }
     pthread_mutex_unlock(&making);
     return type;
 }
@@ -233,15 +249,16 @@ void h_title_cover(struct srv_req *r)
     char rel[512];
     const char *send_type = type;
     snprintf(rel, sizeof rel, "%s", path);
+    bool for_now = false;
     if (w)
-        send_type = thumbnail(r, path, type, w, rel, sizeof rel);
+        send_type = thumbnail(r, path, type, w, rel, sizeof rel, &for_now);
     /* Named by the cover's content hash (and width): the name is a strong validator. */
     const char *name = strrchr(rel, '/');
     char etag[600];
     snprintf(etag, sizeof etag, "\"%s\"", name ? name + 1 : rel);
     const char *inm = srv_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
     /* Covers are public and named by content: a CDN may keep them. */
-    const char *cache = "public, max-age=86400";
+    const char *cache = for_now ? "no-store" : "public, max-age=86400";
     if (inm && strstr(inm, etag)) {
         srv_reply_empty(r, 304);
         srv_add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
