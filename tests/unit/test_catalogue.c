@@ -22,26 +22,7 @@
  * synced (include/pretnum/hls.h): whether one is there yet is a matter of timing. */
 static int count_files(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, ".synced"))
-            continue;
-        char path[8192];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        DIR *sub = opendir(path);
-        if (sub) {
-            closedir(sub);
-            n += count_files(path);
-        } else {
-            n++;
-        }
-    }
-    closedir(d);
-    return n;
+    return t_count_files_but(dir, ".synced");
 }
 
 static struct {

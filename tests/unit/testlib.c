@@ -34,7 +34,8 @@ char *t_tmpdir(const char *tag)
     return path;
 }
 
-static int walk(const char *dir, int remove)
+/* Counts (and with remove, deletes) the files under dir; files named skip are neither. */
+static int walk(const char *dir, int remove, const char *skip)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -42,7 +43,7 @@ static int walk(const char *dir, int remove)
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || (skip && !strcmp(e->d_name, skip)))
             continue;
         char p[4096];
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
@@ -50,7 +51,7 @@ static int walk(const char *dir, int remove)
         if (lstat(p, &st) != 0)
             continue;
         if (S_ISDIR(st.st_mode)) {
-            n += walk(p, remove);
+            n += walk(p, remove, skip);
             if (remove)
                 rmdir(p);
         } else {
@@ -67,13 +68,18 @@ void t_rmtree(const char *path)
 {
     if (!path)
         return;
-    walk(path, 1);
+    walk(path, 1, NULL);
     rmdir(path);
 }
 
 int t_count_files(const char *dir)
 {
-    return walk(dir, 0);
+    return walk(dir, 0, NULL);
+}
+
+int t_count_files_but(const char *dir, const char *skip)
+{
+    return walk(dir, 0, skip);
 }
 
 char *t_slurp(const char *path, size_t *len)

@@ -29,6 +29,8 @@ void t_rmtree(const char *path);
 
 /** Counts the regular files under a directory tree (to prove nothing was left behind). */
 int t_count_files(const char *dir);
+/** The same, leaving out the files named skip. */
+int t_count_files_but(const char *dir, const char *skip);
 
 /** Reads a whole file; returns malloc'd bytes (NUL-terminated) and sets *len, or NULL. */
 char *t_slurp(const char *path, size_t *len);
